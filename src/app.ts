@@ -1,0 +1,75 @@
+import type { HttpBindings } from '@hono/node-server';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { CidrSet } from './cidr-set.js';
+import type { Config } from './config.js';
+import type { GrantStore } from './grant-store.js';
+import type { Logger } from './logger.js';
+import { createVerifyHandler } from './verify.js';
+import { createWebhookHandler, MAX_WEBHOOK_BYTES } from './webhook.js';
+
+/** What the app is built on: the grant store, a logger, and a clock (ms since the epoch). */
+export interface AppDeps {
+  readonly store: GrantStore;
+  readonly logger: Logger;
+  readonly now?: () => number;
+}
+
+/**
+ * Builds ipgate's HTTP app: `/verify` (forward auth), `POST /authentik/webhook`,
+ * `/healthz` (liveness, no Redis) and `/readyz` (Redis answers PING). CIDR lists are
+ * compiled here, once.
+ */
+export function createApp(config: Config, deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
+  const { store, logger } = deps;
+  const app = new Hono<{ Bindings: HttpBindings }>();
+
+  const rules = {
+    trustedProxies: new CidrSet(config.trustedProxies),
+    staticCidrs: new CidrSet(config.staticCidrs),
+    ipv4Prefix: config.ipv4Prefix,
+    ipv6Prefix: config.ipv6Prefix,
+    store,
+  };
+  app.all('/verify', createVerifyHandler(rules, logger));
+
+  const webhookLimit = bodyLimit({
+    maxSize: MAX_WEBHOOK_BYTES,
+    onError: (c) =>
+      c.json(
+        { error: 'payload_too_large', message: `body is larger than ${MAX_WEBHOOK_BYTES} bytes` },
+        413,
+      ),
+  });
+  const webhook = createWebhookHandler({
+    secret: config.webhookSecret,
+    grantTtlSeconds: config.grantTtlSeconds,
+    ipv4Prefix: config.ipv4Prefix,
+    ipv6Prefix: config.ipv6Prefix,
+    store,
+    logger,
+    now: deps.now ?? Date.now,
+  });
+  app.post('/authentik/webhook', webhookLimit, webhook);
+  app.all('/authentik/webhook', (c) =>
+    c.json({ error: 'method_not_allowed', message: 'use POST' }, 405, { Allow: 'POST' }),
+  );
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async function readiness(c) {
+    c.header('Cache-Control', 'no-store');
+    try {
+      await store.ping();
+      return c.json({ status: 'ready' });
+    } catch {
+      return c.json({ status: 'unavailable', reason: 'redis does not answer PING' }, 503);
+    }
+  });
+
+  app.notFound((c) => c.text('Not Found\n', 404));
+  app.onError(function handleError(error, c) {
+    logger.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed');
+    return c.text('Internal Server Error\n', 500);
+  });
+  return app;
+}

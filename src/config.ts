@@ -1,0 +1,226 @@
+import { type Cidr, formatCidr, parseCidr } from './cidr.js';
+import { parseDuration } from './duration.js';
+import { ConfigError } from './errors.js';
+
+/** Settings read from the environment once at start; frozen. */
+export interface Config {
+  readonly port: number;
+  readonly redisUrl: string;
+  readonly redisPrefix: string;
+  readonly webhookSecret: string | undefined;
+  readonly staticCidrs: readonly Cidr[];
+  readonly grantTtlSeconds: number;
+  readonly trustedProxies: readonly Cidr[];
+  readonly ipv4Prefix: number;
+  readonly ipv6Prefix: number;
+  readonly logLevel: LogLevel;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Every variable ipgate reads, with its default as written in `.env.example` and docs. */
+export const SETTINGS = {
+  PORT: '8080',
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  REDIS_PREFIX: 'ipgate:',
+  WEBHOOK_SECRET: '',
+  STATIC_CIDRS: '',
+  GRANT_TTL: '30d',
+  TRUSTED_PROXIES: '127.0.0.0/8, ::1/128, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7',
+  IPV4_PREFIX: '32',
+  IPV6_PREFIX: '64',
+  LOG_LEVEL: 'info',
+} as const;
+
+/** Old names still accepted, from the YAML-writing recipe ipgate replaces. */
+export const ALIASES = { STATIC_IPS: 'STATIC_CIDRS', TTL_DAYS: 'GRANT_TTL' } as const;
+
+/** Shortest accepted webhook secret, in characters. */
+export const MIN_SECRET_LENGTH = 16;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Reads and checks every setting. Throws a {@link ConfigError} naming each invalid
+ * variable, its value (never for a secret) and the form expected. An empty value is unset.
+ */
+export function parseConfig(env: Env): Config {
+  const problems: string[] = [];
+  const read = new Reader(env, problems);
+
+  const config: Config = {
+    port: read.integer('PORT', 1, 65_535),
+    redisUrl: read.redisUrl(),
+    redisPrefix: read.prefix(),
+    webhookSecret: read.secret(),
+    staticCidrs: read.cidrs('STATIC_CIDRS', read.aliased('STATIC_CIDRS', 'STATIC_IPS')),
+    grantTtlSeconds: read.grantTtl(),
+    trustedProxies: read.cidrs('TRUSTED_PROXIES', read.value('TRUSTED_PROXIES')),
+    ipv4Prefix: read.integer('IPV4_PREFIX', 16, 32),
+    ipv6Prefix: read.integer('IPV6_PREFIX', 32, 128),
+    logLevel: read.logLevel(),
+  };
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config);
+}
+
+/** The settings as they may be logged: no secret, no Redis password. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  return {
+    port: config.port,
+    redisUrl: redactUrl(config.redisUrl),
+    redisPrefix: config.redisPrefix,
+    webhook: config.webhookSecret === undefined ? 'disabled' : 'enabled',
+    staticCidrs: config.staticCidrs.length,
+    grantTtlSeconds: config.grantTtlSeconds,
+    trustedProxies: config.trustedProxies.map(formatCidr),
+    ipv4Prefix: config.ipv4Prefix,
+    ipv6Prefix: config.ipv6Prefix,
+    logLevel: config.logLevel,
+  };
+}
+
+/** The URL with any password replaced by `***`. */
+export function redactUrl(text: string): string {
+  try {
+    const url = new URL(text);
+    if (url.password !== '') url.password = '***';
+    return url.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+class Reader {
+  readonly #env: Env;
+  readonly #problems: string[];
+
+  constructor(env: Env, problems: string[]) {
+    this.#env = env;
+    this.#problems = problems;
+  }
+
+  /** The trimmed value, or the default when unset or empty. */
+  value(name: keyof typeof SETTINGS): string {
+    return this.#raw(name) ?? SETTINGS[name];
+  }
+
+  /** The value of `name`, else of its old alias, else the default; both set is a problem. */
+  aliased(name: keyof typeof SETTINGS, alias: keyof typeof ALIASES): string {
+    const value = this.#raw(name);
+    const old = this.#raw(alias);
+    if (value !== undefined && old !== undefined) {
+      this.#problems.push(
+        `${name} and ${alias} are both set: ${alias} is the old name of ${name}; keep one`,
+      );
+    }
+    return value ?? old ?? SETTINGS[name];
+  }
+
+  integer(name: keyof typeof SETTINGS, min: number, max: number): number {
+    const text = this.value(name);
+    const value = /^\d{1,6}$/.test(text) ? Number(text) : Number.NaN;
+    if (value >= min && value <= max) return value;
+    this.#problem(name, text, `an integer from ${min} to ${max}`);
+    return min;
+  }
+
+  redisUrl(): string {
+    const text = this.value('REDIS_URL');
+    if (isRedisUrl(text)) return text;
+    this.#problems.push(
+      `REDIS_URL="${redactUrl(text)}" is invalid: expected redis://[user:password@]host[:port][/db] or rediss://… for TLS, db being a number`,
+    );
+    return text;
+  }
+
+  prefix(): string {
+    const text = this.value('REDIS_PREFIX');
+    if (/^[\x21-\x7e]{1,64}$/.test(text)) return text;
+    this.#problem(
+      'REDIS_PREFIX',
+      text,
+      '1 to 64 printable ASCII characters without spaces, such as ipgate:',
+    );
+    return text;
+  }
+
+  secret(): string | undefined {
+    const text = this.#raw('WEBHOOK_SECRET');
+    if (text === undefined) return undefined;
+    if (text.length < MIN_SECRET_LENGTH) {
+      this.#problems.push(
+        `WEBHOOK_SECRET is too short (${text.length} characters): expected at least ${MIN_SECRET_LENGTH}; generate one with "openssl rand -hex 32"`,
+      );
+    } else if (!/^[\x21-\x7e]{1,1024}$/.test(text)) {
+      this.#problems.push(
+        'WEBHOOK_SECRET is invalid: expected at most 1024 printable ASCII characters without spaces, as it travels in an HTTP header',
+      );
+    }
+    return text;
+  }
+
+  cidrs(name: keyof typeof SETTINGS, text: string): Cidr[] {
+    const cidrs: Cidr[] = [];
+    for (const entry of text.split(/[\s,]+/).filter((part) => part !== '')) {
+      const cidr = parseCidr(entry);
+      if (cidr === undefined) {
+        this.#problems.push(
+          `${name} entry "${entry}" is invalid: expected an IPv4 or IPv6 address or CIDR such as 192.168.1.0/24 or 2001:db8::/48`,
+        );
+      } else {
+        cidrs.push(cidr);
+      }
+    }
+    return cidrs;
+  }
+
+  grantTtl(): number {
+    const text = this.aliased('GRANT_TTL', 'TTL_DAYS');
+    if (this.#raw('GRANT_TTL') === undefined && this.#raw('TTL_DAYS') !== undefined) {
+      // The old recipe counted whole days.
+      if (/^[1-9]\d{0,4}$/.test(text)) return Number(text) * 86_400;
+      this.#problem(
+        'TTL_DAYS',
+        text,
+        'a whole number of days from 1 to 99999, or GRANT_TTL instead',
+      );
+      return 1;
+    }
+    const seconds = parseDuration(text);
+    if (seconds !== undefined) return seconds;
+    this.#problem('GRANT_TTL', text, 'a duration such as 30d, 12h, 90m, 3600s, or plain seconds');
+    return 1;
+  }
+
+  logLevel(): LogLevel {
+    const text = this.value('LOG_LEVEL');
+    const level = LOG_LEVELS.find((candidate) => candidate === text);
+    if (level !== undefined) return level;
+    this.#problem('LOG_LEVEL', text, `one of ${LOG_LEVELS.join(', ')}`);
+    return 'info';
+  }
+
+  #raw(name: string): string | undefined {
+    const text = this.#env[name]?.trim();
+    return text === undefined || text === '' ? undefined : text;
+  }
+
+  #problem(name: string, value: string, expected: string): void {
+    this.#problems.push(`${name}="${value}" is invalid: expected ${expected}`);
+  }
+}
+
+function isRedisUrl(text: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  const validProtocol = url.protocol === 'redis:' || url.protocol === 'rediss:';
+  const validDb = /^\/?(\d{1,2})?$/.test(url.pathname);
+  return validProtocol && url.hostname !== '' && validDb && url.search === '';
+}

@@ -1,0 +1,44 @@
+import { request as httpRequest } from 'node:http';
+
+export interface HttpResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: string;
+}
+
+export interface HttpOptions {
+  readonly method?: string;
+  /** Header pairs; a name may repeat, and each pair becomes its own header line. */
+  readonly headers?: readonly (readonly [string, string])[];
+  readonly body?: string;
+}
+
+/** One HTTP/1.1 request over a real socket, with full control over repeated headers. */
+export function request(url: string, options: HttpOptions = {}): Promise<HttpResponse> {
+  const rawHeaders = (options.headers ?? []).flat();
+  const body = options.body;
+  if (body !== undefined) rawHeaders.push('Content-Length', String(Buffer.byteLength(body)));
+
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, {
+      method: options.method ?? 'GET',
+      headers: rawHeaders,
+      agent: false,
+    });
+    req.setTimeout(5000, () => req.destroy(new Error(`no answer from ${url} within 5 s`)));
+    req.on('error', reject);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
+      res.on('error', reject);
+    });
+    req.end(body);
+  });
+}
