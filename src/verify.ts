@@ -37,7 +37,7 @@ function respond(c: Context, decision: Decision): Response {
       if (decision.reason === 'grant' && decision.user !== undefined) {
         c.header(USER_HEADER, headerSafe(decision.user));
       }
-      return c.body(null, 200);
+      return c.body('', 200);
     case 'deny':
       c.header(REASON_HEADER, decision.reason);
       return c.text(`Forbidden: ${denyMessage(decision)}\n`, 403);

@@ -15,7 +15,12 @@ export interface HttpOptions {
 
 /** One HTTP/1.1 request over a real socket, with full control over repeated headers. */
 export function request(url: string, options: HttpOptions = {}): Promise<HttpResponse> {
-  const rawHeaders = (options.headers ?? []).flat();
+  const pairs = options.headers ?? [];
+  // Raw header arrays get no default Host; HTTP/1.1 requires one.
+  const host = pairs.some(([name]) => name.toLowerCase() === 'host')
+    ? []
+    : ['Host', new URL(url).host];
+  const rawHeaders = [...host, ...pairs.flat()];
   const body = options.body;
   if (body !== undefined) rawHeaders.push('Content-Length', String(Buffer.byteLength(body)));
 

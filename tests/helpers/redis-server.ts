@@ -19,10 +19,13 @@ export class RedisServer {
     this.dir = dir;
   }
 
-  /** Starts a server; `args` are extra redis-server options such as `--appendonly yes`. */
-  static async start(args: readonly string[] = []): Promise<RedisServer> {
+  /**
+   * Starts a server; `args` are extra redis-server options such as `--appendonly yes`.
+   * The port is a free one unless given.
+   */
+  static async start(args: readonly string[] = [], port?: number): Promise<RedisServer> {
     const dir = await mkdtemp(join(tmpdir(), 'ipgate-redis-'));
-    const server = new RedisServer(await freePort(), dir);
+    const server = new RedisServer(port ?? (await freePort()), dir);
     await server.launch(args);
     return server;
   }

@@ -1,0 +1,120 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../src/errors.js';
+import { GrantStore } from '../src/grant-store.js';
+import { createLogger } from '../src/logger.js';
+import { createRedisClient } from '../src/redis.js';
+import { RedisServer } from './helpers/redis-server.js';
+
+let server: RedisServer;
+let redis: Redis;
+let store: GrantStore;
+
+beforeAll(async () => {
+  server = await RedisServer.start();
+  redis = createRedisClient(server.url, createLogger('silent'));
+  await new Promise((resolve) => redis.once('ready', resolve));
+  store = new GrantStore(redis, 'test:');
+});
+
+afterAll(async () => {
+  redis.disconnect();
+  await server.destroy();
+});
+
+beforeEach(async () => {
+  await redis.flushall();
+});
+
+const HOUR = 3_600_000;
+
+describe('GrantStore', () => {
+  it('names keys <prefix>ip:<grant>', () => {
+    expect(store.key('2001:db8:1:2::/64')).toBe('test:ip:2001:db8:1:2::/64');
+  });
+
+  it('stores a readable JSON record that expires at the given time', async () => {
+    const expiresAt = Date.now() + HOUR;
+    const outcome = await store.put(
+      '198.51.100.7',
+      { user: 'alice', eventId: 'e1', action: 'login' },
+      expiresAt,
+    );
+    expect(outcome).toEqual({ status: 'stored', expiresAt: new Date(expiresAt) });
+    expect(await redis.get('test:ip:198.51.100.7')).toBe(
+      '{"user":"alice","event_id":"e1","action":"login"}',
+    );
+    expect(await redis.pexpiretime('test:ip:198.51.100.7')).toBe(expiresAt);
+    expect(await store.find('198.51.100.7')).toEqual({
+      user: 'alice',
+      eventId: 'e1',
+      action: 'login',
+    });
+  });
+
+  it('extends a grant when a later login arrives', async () => {
+    const first = Date.now() + HOUR;
+    await store.put('198.51.100.7', { user: 'alice', eventId: 'e1' }, first);
+    const outcome = await store.put('198.51.100.7', { user: 'alice', eventId: 'e2' }, first + HOUR);
+    expect(outcome).toEqual({ status: 'stored', expiresAt: new Date(first + HOUR) });
+    expect(await store.find('198.51.100.7')).toEqual({ user: 'alice', eventId: 'e2' });
+  });
+
+  it('never shortens a grant when an older event arrives late', async () => {
+    const longer = Date.now() + 2 * HOUR;
+    await store.put('198.51.100.7', { user: 'alice', eventId: 'new' }, longer);
+    const outcome = await store.put('198.51.100.7', { user: 'bob', eventId: 'old' }, longer - HOUR);
+    expect(outcome).toEqual({ status: 'kept', expiresAt: new Date(longer) });
+    expect(await store.find('198.51.100.7')).toEqual({ user: 'alice', eventId: 'new' });
+    expect(await redis.pexpiretime('test:ip:198.51.100.7')).toBe(longer);
+  });
+
+  it('leaves a grant without TTL (set by hand) alone', async () => {
+    await redis.set('test:ip:198.51.100.7', '{"user":"admin"}');
+    const outcome = await store.put('198.51.100.7', { user: 'alice' }, Date.now() + HOUR);
+    expect(outcome).toEqual({ status: 'kept', expiresAt: null });
+    expect(await redis.pttl('test:ip:198.51.100.7')).toBe(-1);
+  });
+
+  it('writes nothing for a grant whose end has passed', async () => {
+    expect(await store.put('198.51.100.7', { user: 'alice' }, Date.now() - 1000)).toEqual({
+      status: 'expired',
+    });
+    expect(await redis.dbsize()).toBe(0);
+  });
+
+  it('finds nothing once Redis has expired the key', async () => {
+    await store.put('198.51.100.7', { user: 'alice' }, Date.now() + 150);
+    expect(await store.find('198.51.100.7')).toBeDefined();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await store.find('198.51.100.7')).toBeUndefined();
+  });
+
+  it.each([
+    ['plain text', 'alice', { user: 'alice' }],
+    ['a JSON string', '"alice"', { user: 'alice' }],
+    ['a number', '1', {}],
+    [
+      'JSON with foreign and non-string fields',
+      '{"user":7,"ip":"x","__proto__":{"user":"evil"}}',
+      { ip: 'x' },
+    ],
+  ])('reads a hand-written value holding %s', async (_case, value, record) => {
+    await redis.set('test:ip:198.51.100.7', value, 'EX', 60);
+    expect(await store.find('198.51.100.7')).toEqual(record);
+  });
+
+  it('fails with StoreUnavailableError when Redis cannot be reached', async () => {
+    const offline = createRedisClient('redis://127.0.0.1:1', createLogger('silent'));
+    try {
+      const failing = new GrantStore(offline, 'test:');
+      await expect(failing.find('198.51.100.7')).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(failing.put('198.51.100.7', {}, Date.now() + HOUR)).rejects.toMatchObject({
+        code: 'ERR_STORE_UNAVAILABLE',
+      });
+      await expect(failing.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+    } finally {
+      offline.disconnect();
+    }
+  });
+});

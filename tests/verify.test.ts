@@ -1,0 +1,194 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { request } from './helpers/http.js';
+import { SECRET, startIpgate, type TestIpgate } from './helpers/ipgate.js';
+import { RedisServer } from './helpers/redis-server.js';
+
+let redis: RedisServer;
+let ipgate: TestIpgate;
+
+beforeAll(async () => {
+  redis = await RedisServer.start();
+  ipgate = await startIpgate({
+    REDIS_URL: redis.url,
+    WEBHOOK_SECRET: SECRET,
+    STATIC_CIDRS: '192.0.2.0/24, 2001:db8:ffff::/48',
+    TRUSTED_PROXIES: '127.0.0.1, 10.0.0.0/8',
+  });
+});
+
+afterAll(async () => {
+  await ipgate.close();
+  await redis.destroy();
+});
+
+beforeEach(async () => {
+  await ipgate.redis.flushall();
+});
+
+function verify(forwardedFor: string | string[], init: { method?: string; path?: string } = {}) {
+  const lines = Array.isArray(forwardedFor) ? forwardedFor : [forwardedFor];
+  return request(`${ipgate.url}${init.path ?? '/verify'}`, {
+    method: init.method ?? 'GET',
+    headers: lines.map((line) => ['X-Forwarded-For', line] as const),
+  });
+}
+
+async function login(clientIp: string, username = 'alice') {
+  const response = await request(`${ipgate.url}/authentik/webhook`, {
+    method: 'POST',
+    headers: [
+      ['Authorization', `Bearer ${SECRET}`],
+      ['Content-Type', 'application/json'],
+    ],
+    body: JSON.stringify({ client_ip: clientIp, username, action: 'login', event_id: 'e1' }),
+  });
+  expect(response.status).toBe(200);
+  return JSON.parse(response.body) as { grant: string };
+}
+
+describe('/verify over a real socket', () => {
+  it('denies an address without a grant with 403, a short text and no-store', async () => {
+    const response = await verify('198.51.100.7');
+    expect(response.status).toBe(403);
+    expect(response.body).toBe('Forbidden: no recent sign-in from 198.51.100.7\n');
+    expect(response.headers['content-type']).toBe('text/plain; charset=UTF-8');
+    expect(response.headers['cache-control']).toBe('no-store');
+    expect(response.headers['x-ipgate-reason']).toBe('no-grant');
+    expect(response.headers['x-ipgate-user']).toBeUndefined();
+  });
+
+  it('allows an address after its login, naming the user', async () => {
+    await login('198.51.100.7', 'alice');
+    const response = await verify('198.51.100.7');
+    expect(response.status).toBe(200);
+    expect(response.body).toBe('');
+    expect(response.headers['content-length']).toBe('0');
+    expect(response.headers['cache-control']).toBe('no-store');
+    expect(response.headers['x-ipgate-reason']).toBe('grant');
+    expect(response.headers['x-ipgate-user']).toBe('alice');
+  });
+
+  it('allows a static CIDR without asking Redis, with no user header', async () => {
+    const response = await verify('192.0.2.77');
+    expect(response.status).toBe(200);
+    expect(response.headers['x-ipgate-reason']).toBe('static');
+    expect(response.headers['x-ipgate-user']).toBeUndefined();
+  });
+
+  it('gives every method and query the same decision; HEAD has no body', async () => {
+    await login('198.51.100.7');
+    for (const method of ['GET', 'HEAD', 'POST', 'OPTIONS', 'PUT', 'DELETE']) {
+      const allowed = await verify('198.51.100.7', { method, path: '/verify?x=1&y=2' });
+      const denied = await verify('198.51.100.8', { method, path: '/verify?token=abc' });
+      expect([method, allowed.status, denied.status]).toEqual([method, 200, 403]);
+      if (method === 'HEAD') expect(denied.body).toBe('');
+    }
+  });
+
+  it('allows the whole IPv6 /64 of a login', async () => {
+    const { grant } = await login('2001:db8:1:2::10');
+    expect(grant).toBe('2001:db8:1:2::/64');
+    expect((await verify('2001:db8:1:2:aaaa:bbbb:cccc:dddd')).status).toBe(200);
+    expect((await verify('2001:db8:1:3::10')).status).toBe(403);
+  });
+
+  it('matches an IPv4 grant when the client arrives v4-mapped', async () => {
+    await login('198.51.100.7');
+    expect((await verify('::ffff:198.51.100.7')).status).toBe(200);
+  });
+
+  it('reads the rightmost X-Forwarded-For entry, across header lines', async () => {
+    await login('198.51.100.7');
+    expect((await verify(['203.0.113.9', '198.51.100.7'])).status).toBe(200);
+    expect((await verify(['198.51.100.7', '203.0.113.9'])).status).toBe(403);
+    expect((await verify('198.51.100.7, 10.0.0.5')).status).toBe(200);
+  });
+
+  it('ignores X-Real-Ip and Forwarded', async () => {
+    await login('198.51.100.7');
+    const response = await request(`${ipgate.url}/verify`, {
+      headers: [
+        ['X-Forwarded-For', '203.0.113.9'],
+        ['X-Real-Ip', '198.51.100.7'],
+        ['Forwarded', 'for=198.51.100.7'],
+      ],
+    });
+    expect(response.status).toBe(403);
+  });
+
+  it.each([
+    [undefined, 'no-forwarded-for', 'Forbidden: the proxy sent no X-Forwarded-For header\n'],
+    [
+      'garbage',
+      'bad-forwarded-for',
+      'Forbidden: X-Forwarded-For holds an entry that is not an IP address\n',
+    ],
+  ])('denies X-Forwarded-For %j as %s', async (forwardedFor, reason, body) => {
+    const response = await request(`${ipgate.url}/verify`, {
+      headers: forwardedFor === undefined ? [] : [['X-Forwarded-For', forwardedFor]],
+    });
+    expect([response.status, response.headers['x-ipgate-reason'], response.body]).toEqual([
+      403,
+      reason,
+      body,
+    ]);
+  });
+
+  it('percent-encodes a user name that is not printable ASCII', async () => {
+    await login('198.51.100.7', 'jürgen 名');
+    const response = await verify('198.51.100.7');
+    expect(response.headers['x-ipgate-user']).toBe('j%C3%BCrgen%20%E5%90%8D');
+  });
+
+  it('treats a grant written by hand with redis-cli as a grant', async () => {
+    await ipgate.redis.set('ipgate:ip:198.51.100.7', 'bob', 'EX', 60);
+    const response = await verify('198.51.100.7');
+    expect([response.status, response.headers['x-ipgate-user']]).toEqual([200, 'bob']);
+  });
+
+  it('keeps idle connections longer than the proxies do', async () => {
+    const response = await request(`${ipgate.url}/verify`, {
+      headers: [
+        ['Connection', 'keep-alive'],
+        ['X-Forwarded-For', '198.51.100.7'],
+      ],
+    });
+    expect(response.headers['keep-alive']).toBe('timeout=125');
+  });
+});
+
+describe('/verify from a peer that is not a trusted proxy', () => {
+  it('denies even a static address', async () => {
+    const strict = await startIpgate({
+      REDIS_URL: redis.url,
+      STATIC_CIDRS: '0.0.0.0/0',
+      TRUSTED_PROXIES: '10.0.0.0/8',
+    });
+    try {
+      const response = await request(`${strict.url}/verify`, {
+        headers: [['X-Forwarded-For', '192.0.2.1']],
+      });
+      expect([response.status, response.headers['x-ipgate-reason'], response.body]).toEqual([
+        403,
+        'untrusted-peer',
+        'Forbidden: this endpoint answers trusted proxies only\n',
+      ]);
+    } finally {
+      await strict.close();
+    }
+  });
+});
+
+describe('health endpoints', () => {
+  it('answers /healthz and /readyz while Redis is up', async () => {
+    const health = await request(`${ipgate.url}/healthz`);
+    const ready = await request(`${ipgate.url}/readyz`);
+    expect([health.status, health.body]).toEqual([200, '{"status":"ok"}']);
+    expect([ready.status, ready.body]).toEqual([200, '{"status":"ready"}']);
+  });
+
+  it('answers 404 for an unknown path', async () => {
+    const response = await request(`${ipgate.url}/admin`);
+    expect([response.status, response.body]).toEqual([404, 'Not Found\n']);
+  });
+});
