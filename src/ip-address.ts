@@ -85,11 +85,14 @@ export function maskWords(words: readonly number[], length: number): number[] {
   });
 }
 
-/** True when the address is 0.0.0.0, ::, a loopback, broadcast or multicast address. */
+/**
+ * True for addresses no client connects from: 0.0.0.0, ::, broadcast and multicast.
+ * Loopback is a client like any other when the proxy runs on the same host.
+ */
 export function isNonClientAddress(address: IpAddress): boolean {
   const parsed =
     address.family === 4 ? ipaddr.IPv4.parse(address.text) : ipaddr.IPv6.parse(address.text);
-  return ['unspecified', 'loopback', 'broadcast', 'multicast'].includes(parsed.range());
+  return ['unspecified', 'broadcast', 'multicast'].includes(parsed.range());
 }
 
 // `[v6]:port`, `[v6]`, or `a.b.c.d:port`. An unbracketed IPv6 address has many colons and

@@ -42,7 +42,6 @@ function start(config: Config, logger: Logger): void {
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
     setTimeout(() => server.closeAllConnections(), SHUTDOWN_DEADLINE_MS).unref();
     // close() stops accepting, lets in-flight requests finish, and drops idle keep-alives.
     server.close(() => {
@@ -51,6 +50,7 @@ function start(config: Config, logger: Logger): void {
         () => exit(logger, 0),
       );
     });
+    logger.info({ signal }, 'shutting down');
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

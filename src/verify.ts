@@ -34,9 +34,10 @@ function respond(c: Context, decision: Decision): Response {
   switch (decision.result) {
     case 'allow':
       c.header(REASON_HEADER, decision.reason);
-      if (decision.reason === 'grant' && decision.user !== undefined) {
-        c.header(USER_HEADER, headerSafe(decision.user));
-      }
+      // Always present, empty when nobody signed in (static CIDR, or a grant without a
+      // name), so that every proxy overwrites a value the client may have sent itself.
+      // Caddy 2.6 would otherwise pass its literal placeholder text to the app.
+      c.header(USER_HEADER, decision.reason === 'grant' ? headerSafe(decision.user ?? '') : '');
       return c.body('', 200);
     case 'deny':
       c.header(REASON_HEADER, decision.reason);

@@ -11,6 +11,8 @@ export interface HttpOptions {
   /** Header pairs; a name may repeat, and each pair becomes its own header line. */
   readonly headers?: readonly (readonly [string, string])[];
   readonly body?: string;
+  /** Local address to connect from, such as 127.0.0.2 or ::1. */
+  readonly localAddress?: string;
 }
 
 /** One HTTP/1.1 request over a real socket, with full control over repeated headers. */
@@ -29,6 +31,7 @@ export function request(url: string, options: HttpOptions = {}): Promise<HttpRes
       method: options.method ?? 'GET',
       headers: rawHeaders,
       agent: false,
+      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
     });
     req.setTimeout(5000, () => req.destroy(new Error(`no answer from ${url} within 5 s`)));
     req.on('error', reject);
