@@ -36,6 +36,9 @@ export const SETTINGS = {
 /** Old names still accepted, from the YAML-writing recipe ipgate replaces. */
 export const ALIASES = { STATIC_IPS: 'STATIC_CIDRS', TTL_DAYS: 'GRANT_TTL' } as const;
 
+/** Longest accepted GRANT_TTL: ten years, in seconds. */
+export const MAX_GRANT_TTL_SECONDS = 3650 * 86_400;
+
 /** Shortest accepted webhook secret, in characters. */
 export const MIN_SECRET_LENGTH = 16;
 
@@ -63,6 +66,8 @@ export function parseConfig(env: Env): Config {
   };
 
   if (problems.length > 0) throw new ConfigError(problems);
+  Object.freeze(config.staticCidrs);
+  Object.freeze(config.trustedProxies);
   return Object.freeze(config);
 }
 
@@ -82,15 +87,12 @@ export function describeConfig(config: Config): Record<string, unknown> {
   };
 }
 
-/** The URL with any password replaced by `***`. */
+/**
+ * The URL with its user and password replaced by `***`. Works on the raw text, up to the
+ * last `@`, so that a password holding `/`, `?` or `#` cannot slip out of a URL parser.
+ */
 export function redactUrl(text: string): string {
-  try {
-    const url = new URL(text);
-    if (url.password !== '') url.password = '***';
-    return url.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
+  return text.replace(/^([^:/?#]*:\/\/).*@/s, '$1***@');
 }
 
 class Reader {
@@ -181,17 +183,18 @@ class Reader {
     const text = this.aliased('GRANT_TTL', 'TTL_DAYS');
     if (this.#raw('GRANT_TTL') === undefined && this.#raw('TTL_DAYS') !== undefined) {
       // The old recipe counted whole days.
-      if (/^[1-9]\d{0,4}$/.test(text)) return Number(text) * 86_400;
-      this.#problem(
-        'TTL_DAYS',
-        text,
-        'a whole number of days from 1 to 99999, or GRANT_TTL instead',
-      );
+      const days = /^[1-9]\d{0,3}$/.test(text) ? Number(text) : Number.NaN;
+      if (days * 86_400 <= MAX_GRANT_TTL_SECONDS) return days * 86_400;
+      this.#problem('TTL_DAYS', text, 'a whole number of days from 1 to 3650, or GRANT_TTL');
       return 1;
     }
     const seconds = parseDuration(text);
-    if (seconds !== undefined) return seconds;
-    this.#problem('GRANT_TTL', text, 'a duration such as 30d, 12h, 90m, 3600s, or plain seconds');
+    if (seconds !== undefined && seconds <= MAX_GRANT_TTL_SECONDS) return seconds;
+    this.#problem(
+      'GRANT_TTL',
+      text,
+      'a duration from 1s to 3650d, such as 30d, 12h, 90m, 3600s, or plain seconds',
+    );
     return 1;
   }
 
@@ -222,5 +225,6 @@ function isRedisUrl(text: string): boolean {
   }
   const validProtocol = url.protocol === 'redis:' || url.protocol === 'rediss:';
   const validDb = /^\/?(\d{1,2})?$/.test(url.pathname);
-  return validProtocol && url.hostname !== '' && validDb && url.search === '';
+  const noExtras = url.search === '' && url.hash === '';
+  return validProtocol && url.hostname !== '' && validDb && noExtras;
 }

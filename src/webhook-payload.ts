@@ -120,7 +120,9 @@ function rejectDefaultBody(field: Field): void {
 }
 
 function readAddress(field: Field): IpAddress {
-  const value = field('client_ip') ?? field('ip');
+  // `client_ip` from the body mapping wins, even when null; `ip` is the old recipe's name.
+  const name = field('client_ip') === undefined ? 'ip' : 'client_ip';
+  const value = field(name);
   if (value === undefined) {
     throw new Rejection(
       ignored(
@@ -130,14 +132,14 @@ function readAddress(field: Field): IpAddress {
   }
   if (value === null) {
     throw new Rejection(
-      ignored('client_ip is null: Authentik recorded no client address for this event'),
+      ignored(`${name} is null: Authentik recorded no client address for this event`),
     );
   }
-  if (typeof value !== 'string') throw new Rejection(invalid('client_ip must be a string'));
+  if (typeof value !== 'string') throw new Rejection(invalid(`${name} must be a string`));
 
   const address = parsePlainIpAddress(value.trim());
   if (address === undefined) {
-    throw new Rejection(invalid(`client_ip "${truncate(value)}" is not an IP address`));
+    throw new Rejection(invalid(`${name} "${truncate(value)}" is not an IP address`));
   }
   if (address.text === '255.255.255.255' || isNonClientAddress(address)) {
     throw new Rejection(
@@ -154,8 +156,10 @@ function readAddress(field: Field): IpAddress {
 function readUser(field: Field): string | undefined {
   const nested = field('user');
   const fromNested =
-    typeof nested === 'object' && nested !== null && Object.hasOwn(nested, 'username')
-      ? (nested as Record<string, unknown>).username
+    typeof nested === 'object' && nested !== null && !Array.isArray(nested)
+      ? Object.hasOwn(nested, 'username')
+        ? (nested as Record<string, unknown>).username
+        : undefined
       : nested;
   const user = [field('username'), fromNested, field('event_user_username')].find(
     (candidate) => candidate !== undefined && candidate !== null,
