@@ -21,6 +21,9 @@ export function createRedisClient(url: string, logger: Logger): Redis {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
+    // The ready check needs INFO, which a narrow ACL user may lack; ioredis would then
+    // print a plain-text warning outside the JSON log.
+    enableReadyCheck: false,
     retryStrategy: (attempt) => Math.min(attempt * 50, MAX_RECONNECT_DELAY_MS),
   });
   watchConnection(redis, logger);

@@ -96,7 +96,9 @@ async function grant(c: Context, login: WebhookLogin, options: WebhookOptions): 
   }
 
   if (outcome.status === 'expired') {
-    return c.json({ status: 'ignored', reason: 'the grant would already have expired' });
+    const reason = 'the grant would already have expired';
+    options.logger.warn({ grant: name, code: 'ignored', detail: reason }, 'webhook ignored');
+    return c.json({ status: 'ignored', reason });
   }
   const expiry = outcome.expiresAt?.toISOString() ?? null;
   const fields = {
