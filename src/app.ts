@@ -3,14 +3,21 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { CidrSet } from './cidr-set.js';
 import type { Config } from './config.js';
+import type { GrantSource } from './decision.js';
 import type { GrantStore } from './grant-store.js';
 import type { Logger } from './logger.js';
 import { createVerifyHandler } from './verify.js';
 import { createWebhookHandler, MAX_WEBHOOK_BYTES } from './webhook.js';
 
-/** What the app is built on: the grant store, a logger, and a clock (ms since the epoch). */
+/**
+ * What the app is built on: the grant store, where decisions find grants (usually the
+ * cache in front of the store), where grant changes are announced, a logger, and a clock
+ * (ms since the epoch).
+ */
 export interface AppDeps {
   readonly store: GrantStore;
+  readonly grants: GrantSource;
+  readonly events: { announce(grant: string): Promise<void> };
   readonly logger: Logger;
   readonly now?: () => number;
 }
@@ -29,7 +36,7 @@ export function createApp(config: Config, deps: AppDeps): Hono<{ Bindings: HttpB
     staticCidrs: new CidrSet(config.staticCidrs),
     ipv4Prefix: config.ipv4Prefix,
     ipv6Prefix: config.ipv6Prefix,
-    store,
+    grants: deps.grants,
   };
   app.all('/verify', createVerifyHandler(rules, logger));
 
@@ -47,6 +54,7 @@ export function createApp(config: Config, deps: AppDeps): Hono<{ Bindings: HttpB
     ipv4Prefix: config.ipv4Prefix,
     ipv6Prefix: config.ipv6Prefix,
     store,
+    events: deps.events,
     logger,
     now: deps.now ?? Date.now,
   });

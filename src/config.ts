@@ -14,6 +14,9 @@ export interface Config {
   readonly ipv4Prefix: number;
   readonly ipv6Prefix: number;
   readonly logLevel: LogLevel;
+  readonly cacheSize: number;
+  readonly cacheTtlSeconds: number;
+  readonly keyspaceEvents: boolean;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -31,6 +34,9 @@ export const SETTINGS = {
   IPV4_PREFIX: '32',
   IPV6_PREFIX: '64',
   LOG_LEVEL: 'info',
+  CACHE_SIZE: '100000',
+  CACHE_TTL: '60s',
+  REDIS_KEYSPACE_EVENTS: 'auto',
 } as const;
 
 /** Old names still accepted, from the YAML-writing recipe ipgate replaces. */
@@ -63,6 +69,9 @@ export function parseConfig(env: Env): Config {
     ipv4Prefix: read.integer('IPV4_PREFIX', 16, 32),
     ipv6Prefix: read.integer('IPV6_PREFIX', 32, 128),
     logLevel: read.logLevel(),
+    cacheSize: read.integer('CACHE_SIZE', 0, 1_000_000),
+    cacheTtlSeconds: read.cacheTtl(),
+    keyspaceEvents: read.keyspaceEvents(),
   };
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -84,6 +93,9 @@ export function describeConfig(config: Config): Record<string, unknown> {
     ipv4Prefix: config.ipv4Prefix,
     ipv6Prefix: config.ipv6Prefix,
     logLevel: config.logLevel,
+    cacheSize: config.cacheSize,
+    cacheTtlSeconds: config.cacheTtlSeconds,
+    keyspaceEvents: config.keyspaceEvents,
   };
 }
 
@@ -196,6 +208,21 @@ class Reader {
       'a duration from 1s to 3650d, such as 30d, 12h, 90m, 3600s, or plain seconds',
     );
     return 1;
+  }
+
+  cacheTtl(): number {
+    const text = this.value('CACHE_TTL');
+    const seconds = parseDuration(text);
+    if (seconds !== undefined && seconds <= 3600) return seconds;
+    this.#problem('CACHE_TTL', text, 'a duration from 1s to 1h, such as 60s or 5m');
+    return 1;
+  }
+
+  keyspaceEvents(): boolean {
+    const text = this.value('REDIS_KEYSPACE_EVENTS');
+    if (text === 'auto' || text === 'off') return text === 'auto';
+    this.#problem('REDIS_KEYSPACE_EVENTS', text, 'auto or off');
+    return false;
   }
 
   logLevel(): LogLevel {

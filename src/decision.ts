@@ -2,14 +2,19 @@ import type { CidrSet } from './cidr-set.js';
 import { type ClientIpProblem, resolveClientIp } from './client-ip.js';
 import { StoreUnavailableError } from './errors.js';
 import { type GrantWidths, grantFor } from './grant.js';
-import type { GrantStore } from './grant-store.js';
+import type { GrantRecord } from './grant-store.js';
 import type { IpAddress } from './ip-address.js';
+
+/** Where decisions find grants: the grant store, or the cache in front of it. */
+export interface GrantSource {
+  find(grant: string): Promise<GrantRecord | undefined>;
+}
 
 /** What ipgate needs to decide: who to trust, who is always allowed, where grants live. */
 export interface DecisionRules extends GrantWidths {
   readonly trustedProxies: CidrSet;
   readonly staticCidrs: CidrSet;
-  readonly store: GrantStore;
+  readonly grants: GrantSource;
 }
 
 /**
@@ -31,7 +36,7 @@ export type Decision =
 
 /**
  * Decides a forward-auth request from its socket peer and `X-Forwarded-For`: static
- * CIDRs first (in memory), then the client's grant in Redis (one GET).
+ * CIDRs first (in memory), then the client's grant (cached, else one Redis round trip).
  */
 export async function decide(
   peer: string | undefined,
@@ -46,7 +51,7 @@ export async function decide(
 
   const grant = grantFor(client, rules);
   try {
-    const record = await rules.store.find(grant);
+    const record = await rules.grants.find(grant);
     if (record === undefined) return { result: 'deny', reason: 'no-grant', client };
     return { result: 'allow', reason: 'grant', client, grant, user: record.user };
   } catch (error) {

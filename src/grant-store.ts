@@ -11,6 +11,12 @@ export interface GrantRecord {
   readonly grantedAt?: string;
 }
 
+/** A grant found in Redis: its record and its end (ms since the epoch; null for no TTL). */
+export interface FoundGrant {
+  readonly record: GrantRecord;
+  readonly expiresAt: number | null;
+}
+
 /**
  * Result of writing a grant: `stored` (new or extended), `kept` (a grant that lasts
  * longer was already there and is left alone) or `expired` (its end is already past).
@@ -35,6 +41,12 @@ redis.call('SET', KEYS[1], ARGV[1], 'PXAT', expireAt)
 return {1, expireAt}
 `;
 
+const FIND_SCRIPT = `
+local value = redis.call('GET', KEYS[1])
+if not value then return nil end
+return {value, redis.call('PTTL', KEYS[1])}
+`;
+
 /**
  * Grants in Redis: one string key per grant, `<prefix>ip:<grant>`, holding a JSON record
  * and expiring through Redis's own TTL. Every call is one round trip; every failure is
@@ -56,8 +68,20 @@ export class GrantStore {
 
   /** The live grant's record, or undefined when there is none. */
   async find(grant: string): Promise<GrantRecord | undefined> {
-    const value = await this.#call(() => this.#redis.get(this.key(grant)));
-    return value === null ? undefined : readRecord(value);
+    return (await this.lookup(grant))?.record;
+  }
+
+  /**
+   * The live grant's record and when it ends (ms since the epoch; null for no TTL), in
+   * one round trip, or undefined when there is no grant.
+   */
+  async lookup(grant: string): Promise<FoundGrant | undefined> {
+    const reply = await this.#call(
+      () => this.#redis.eval(FIND_SCRIPT, 1, this.key(grant)) as Promise<unknown>,
+    );
+    if (!Array.isArray(reply) || typeof reply[0] !== 'string') return undefined;
+    const ttl = Number(reply[1]);
+    return { record: readRecord(reply[0]), expiresAt: ttl >= 0 ? Date.now() + ttl : null };
   }
 
   /** Stores a grant ending at `expiresAt` (ms since the epoch) unless a longer one exists. */

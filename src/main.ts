@@ -1,9 +1,8 @@
 import { createApp } from './app.js';
+import { openBackend } from './backend.js';
 import { type Config, describeConfig, parseConfig } from './config.js';
 import { ConfigError } from './errors.js';
-import { GrantStore } from './grant-store.js';
 import { createLogger, type Logger } from './logger.js';
-import { createRedisClient } from './redis.js';
 import { createServer } from './server.js';
 
 /** Longest a graceful shutdown may take before open connections are cut, in ms. */
@@ -23,8 +22,8 @@ function readConfig(): Config {
 }
 
 function start(config: Config, logger: Logger): void {
-  const redis = createRedisClient(config.redisUrl, logger);
-  const app = createApp(config, { store: new GrantStore(redis, config.redisPrefix), logger });
+  const backend = openBackend(config, logger);
+  const app = createApp(config, { ...backend, logger });
   const server = createServer(app);
 
   server.on('error', (error) => {
@@ -45,10 +44,7 @@ function start(config: Config, logger: Logger): void {
     setTimeout(() => server.closeAllConnections(), SHUTDOWN_DEADLINE_MS).unref();
     // close() stops accepting, lets in-flight requests finish, and drops idle keep-alives.
     server.close(() => {
-      redis.quit().then(
-        () => exit(logger, 0),
-        () => exit(logger, 0),
-      );
+      backend.close('quit').then(() => exit(logger, 0));
     });
     logger.info({ signal }, 'shutting down');
   };

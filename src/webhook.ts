@@ -14,6 +14,7 @@ export interface WebhookOptions extends GrantWidths {
   readonly secret: string | undefined;
   readonly grantTtlSeconds: number;
   readonly store: GrantStore;
+  readonly events: { announce(grant: string): Promise<void> };
   readonly logger: Logger;
   readonly now: () => number;
 }
@@ -99,6 +100,12 @@ async function grant(c: Context, login: WebhookLogin, options: WebhookOptions): 
     const reason = 'the grant would already have expired';
     options.logger.warn({ grant: name, code: 'ignored', detail: reason }, 'webhook ignored');
     return c.json({ status: 'ignored', reason });
+  }
+  if (outcome.status === 'stored') {
+    // Other replicas may have cached "no grant" for this address.
+    await options.events.announce(name).catch((error: unknown) => {
+      options.logger.warn({ err: error, grant: name }, 'grant stored but not announced');
+    });
   }
   const expiry = outcome.expiresAt?.toISOString() ?? null;
   const fields = {

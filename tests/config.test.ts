@@ -68,6 +68,9 @@ describe('parseConfig defaults', () => {
       ipv4Prefix: 32,
       ipv6Prefix: 64,
       logLevel: 'info',
+      cacheSize: 100_000,
+      cacheTtlSeconds: 60,
+      keyspaceEvents: true,
     });
   });
 
@@ -476,6 +479,9 @@ describe('secrets in messages and descriptions', () => {
       ipv4Prefix: 32,
       ipv6Prefix: 64,
       logLevel: 'info',
+      cacheSize: 100_000,
+      cacheTtlSeconds: 60,
+      keyspaceEvents: true,
     });
     expect(JSON.stringify(describeConfig(config))).not.toContain('hunter2');
     expect(JSON.stringify(describeConfig(config))).not.toContain(SECRET);
@@ -495,5 +501,29 @@ describe('secrets in messages and descriptions', () => {
     ['::nonsense::', '::nonsense::'],
   ])('redactUrl(%j) is %j', (url, redacted) => {
     expect(redactUrl(url)).toBe(redacted);
+  });
+});
+
+describe('parseConfig: decision cache settings', () => {
+  it.each([
+    [{ CACHE_SIZE: '0' }, { cacheSize: 0 }],
+    [{ CACHE_SIZE: '500000' }, { cacheSize: 500_000 }],
+    [{ CACHE_TTL: '5m' }, { cacheTtlSeconds: 300 }],
+    [{ CACHE_TTL: '1' }, { cacheTtlSeconds: 1 }],
+    [{ REDIS_KEYSPACE_EVENTS: 'off' }, { keyspaceEvents: false }],
+  ])('reads %j', (env, expected) => {
+    expect(parseConfig(env)).toMatchObject(expected);
+  });
+
+  it.each([
+    ['CACHE_SIZE', '-1', 'an integer from 0 to 1000000'],
+    ['CACHE_SIZE', '2000000', 'an integer from 0 to 1000000'],
+    ['CACHE_TTL', '2h', 'a duration from 1s to 1h, such as 60s or 5m'],
+    ['CACHE_TTL', '0s', 'a duration from 1s to 1h, such as 60s or 5m'],
+    ['REDIS_KEYSPACE_EVENTS', 'on', 'auto or off'],
+  ])('refuses %s=%j', (name, value, expected) => {
+    expect(() => parseConfig({ [name]: value })).toThrow(
+      `${name}="${value}" is invalid: expected ${expected}`,
+    );
   });
 });

@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  await ipgate.redis.flushall();
+  await ipgate.reset();
 });
 
 function verify(forwardedFor: string | string[], init: { method?: string; path?: string } = {}) {

@@ -26,7 +26,7 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  await ipgate.redis.flushall();
+  await ipgate.reset();
 });
 
 // The body that docs/authentik.md's body mapping produces for a login.

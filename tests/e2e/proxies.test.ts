@@ -83,7 +83,7 @@ describe.each(proxies)('through $name', (proxy) => {
   });
 
   beforeEach(async () => {
-    await ipgate.redis.flushall();
+    await ipgate.reset();
   });
 
   async function login(clientIp: string, created = new Date()) {

@@ -2,10 +2,9 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import type { Redis } from 'ioredis';
 import { createApp } from '../../src/app.js';
+import { openBackend } from '../../src/backend.js';
 import { parseConfig } from '../../src/config.js';
-import { GrantStore } from '../../src/grant-store.js';
 import { createLogger } from '../../src/logger.js';
-import { createRedisClient } from '../../src/redis.js';
 import { createServer } from '../../src/server.js';
 
 /** Log lines captured from a logger, parsed. */
@@ -32,6 +31,8 @@ export interface TestIpgate {
   readonly url: string;
   readonly logs: LogCapture;
   readonly redis: Redis;
+  /** Empties Redis and the decision cache (FLUSHALL produces no keyspace events). */
+  reset(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -46,27 +47,36 @@ export async function startIpgate(
   const config = parseConfig({ LOG_LEVEL: 'debug', ...env });
   const logs = new LogCapture();
   const logger = createLogger(config.logLevel, logs);
-  const redis = createRedisClient(config.redisUrl, logger);
-  const store = new GrantStore(redis, config.redisPrefix);
-  const app = createApp(config, { store, logger, ...(options.now ? { now: options.now } : {}) });
+  const backend = openBackend(config, logger);
+  const { redis } = backend;
+  const app = createApp(config, {
+    ...backend,
+    logger,
+    ...(options.now ? { now: options.now } : {}),
+  });
   const server = createServer(app);
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => {
-    if (redis.status === 'ready') resolve();
-    redis.once('ready', resolve);
-    setTimeout(resolve, 2000);
-  });
+  // Wait (a while) for Redis and the grant-change subscription; a test may also start
+  // ipgate against a Redis that is down on purpose.
+  const deadline = Date.now() + 2000;
+  while (!(redis.status === 'ready' && backend.events.live) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 
   return {
     url: `http://127.0.0.1:${port}`,
     logs,
     redis,
+    async reset() {
+      await redis.flushall();
+      backend.cache.clear();
+    },
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
-      redis.disconnect();
+      await backend.close('disconnect');
     },
   };
 }

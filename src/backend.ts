@@ -1,0 +1,55 @@
+import type { Redis } from 'ioredis';
+import { CachedGrants } from './cached-grants.js';
+import type { Config } from './config.js';
+import { GrantCache } from './grant-cache.js';
+import { GrantEvents } from './grant-events.js';
+import { GrantStore } from './grant-store.js';
+import type { Logger } from './logger.js';
+import { createRedisClient } from './redis.js';
+
+/** Everything ipgate keeps in or learns from Redis, ready for {@link createApp}. */
+export interface Backend {
+  readonly redis: Redis;
+  readonly store: GrantStore;
+  readonly cache: GrantCache;
+  readonly events: GrantEvents;
+  readonly grants: CachedGrants;
+  /** Closes both Redis connections, politely (QUIT) or at once. */
+  close(mode: 'quit' | 'disconnect'): Promise<void>;
+}
+
+/**
+ * Opens the two Redis connections ipgate needs: one for commands, one subscribed to grant
+ * changes. Both reconnect by themselves; see {@link createRedisClient}.
+ */
+export function openBackend(config: Config, logger: Logger): Backend {
+  const redis = createRedisClient(config.redisUrl, logger);
+  const subscriber = createRedisClient(config.redisUrl, logger.child({ connection: 'events' }));
+  const store = new GrantStore(redis, config.redisPrefix);
+  const cache = new GrantCache(config.cacheSize);
+  const events = new GrantEvents({
+    subscriber,
+    client: redis,
+    prefix: config.redisPrefix,
+    cache,
+    logger,
+    useKeyspace: config.keyspaceEvents,
+  });
+  const grants = new CachedGrants(store, cache, events, config.cacheTtlSeconds * 1000);
+
+  return {
+    redis,
+    store,
+    cache,
+    events,
+    grants,
+    async close(mode) {
+      if (mode === 'disconnect') {
+        subscriber.disconnect();
+        redis.disconnect();
+        return;
+      }
+      await Promise.allSettled([subscriber.quit(), redis.quit()]);
+    },
+  };
+}
