@@ -32,10 +32,26 @@ export function resolveClientIp(
   forwardedFor: string | undefined,
   trustedProxies: CidrSet,
 ): ClientIpResult {
-  const peerAddress = peer === undefined ? undefined : parseIpAddress(peer);
-  if (peerAddress === undefined || !trustedProxies.contains(peerAddress)) {
+  if (peer === undefined || !isTrustedPeer(peer, trustedProxies)) {
     return { ok: false, problem: 'untrusted-peer' };
   }
+  return resolveForwardedFor(forwardedFor, trustedProxies);
+}
+
+/** True when the socket peer (as Node reports it) is inside the trusted proxies. */
+export function isTrustedPeer(peer: string, trustedProxies: CidrSet): boolean {
+  const address = parseIpAddress(peer);
+  return address !== undefined && trustedProxies.contains(address);
+}
+
+/**
+ * The client named by `X-Forwarded-For` (all lines joined), for a request whose peer is
+ * already known to be a trusted proxy. See {@link resolveClientIp}.
+ */
+export function resolveForwardedFor(
+  forwardedFor: string | undefined,
+  trustedProxies: CidrSet,
+): ClientIpResult {
   // Never fall back to the peer: it is the proxy itself, usually inside a private range.
   if (forwardedFor === undefined || forwardedFor.trim() === '') {
     return { ok: false, problem: 'no-forwarded-for' };

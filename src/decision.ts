@@ -1,9 +1,10 @@
 import type { CidrSet } from './cidr-set.js';
-import { type ClientIpProblem, resolveClientIp } from './client-ip.js';
+import { type ClientIpProblem, isTrustedPeer, resolveForwardedFor } from './client-ip.js';
 import { StoreUnavailableError } from './errors.js';
 import { type GrantWidths, grantFor } from './grant.js';
 import type { GrantRecord } from './grant-store.js';
 import type { IpAddress } from './ip-address.js';
+import { memoize } from './memo.js';
 
 /** Where decisions find grants: the grant store, or the cache in front of it. */
 export interface GrantSource {
@@ -34,28 +35,48 @@ export type Decision =
   | { readonly result: 'deny'; readonly reason: 'no-grant'; readonly client: IpAddress }
   | { readonly result: 'unavailable'; readonly client: IpAddress; readonly error: Error };
 
+// What the request's addresses alone decide; only grants need a lookup.
+type Classified =
+  | { readonly decision: Decision }
+  | { readonly decision: undefined; readonly client: IpAddress; readonly grant: string };
+
+const UNTRUSTED_PEER: Decision = { result: 'deny', reason: 'untrusted-peer' };
+
 /**
- * Decides a forward-auth request from its socket peer and `X-Forwarded-For`: static
- * CIDRs first (in memory), then the client's grant (cached, else one Redis round trip).
+ * Returns the decision function: static CIDRs first (in memory), then the client's grant
+ * (cached, else one Redis round trip). Peers and `X-Forwarded-For` values seen before are
+ * resolved from bounded memos: proxies send the same few values again and again.
  */
-export async function decide(
-  peer: string | undefined,
-  forwardedFor: string | undefined,
-  rules: DecisionRules,
-): Promise<Decision> {
-  const resolved = resolveClientIp(peer, forwardedFor, rules.trustedProxies);
-  if (!resolved.ok) return { result: 'deny', reason: resolved.problem };
+export function createDecider(rules: DecisionRules) {
+  const trustedPeer = memoize((peer) => isTrustedPeer(peer, rules.trustedProxies), 1024);
+  const classify = memoize((forwardedFor) => classifyClient(forwardedFor, rules), 10_000);
+
+  return async function decide(
+    peer: string | undefined,
+    forwardedFor: string | undefined,
+  ): Promise<Decision> {
+    if (peer === undefined || !trustedPeer(peer)) return UNTRUSTED_PEER;
+    const classified = classify(forwardedFor ?? '');
+    if (classified.decision !== undefined) return classified.decision;
+
+    const { client, grant } = classified;
+    try {
+      const record = await rules.grants.find(grant);
+      if (record === undefined) return { result: 'deny', reason: 'no-grant', client };
+      return { result: 'allow', reason: 'grant', client, grant, user: record.user };
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) return { result: 'unavailable', client, error };
+      throw error;
+    }
+  };
+}
+
+function classifyClient(forwardedFor: string, rules: DecisionRules): Classified {
+  const resolved = resolveForwardedFor(forwardedFor, rules.trustedProxies);
+  if (!resolved.ok) return { decision: { result: 'deny', reason: resolved.problem } };
   const client = resolved.address;
-
-  if (rules.staticCidrs.contains(client)) return { result: 'allow', reason: 'static', client };
-
-  const grant = grantFor(client, rules);
-  try {
-    const record = await rules.grants.find(grant);
-    if (record === undefined) return { result: 'deny', reason: 'no-grant', client };
-    return { result: 'allow', reason: 'grant', client, grant, user: record.user };
-  } catch (error) {
-    if (error instanceof StoreUnavailableError) return { result: 'unavailable', client, error };
-    throw error;
+  if (rules.staticCidrs.contains(client)) {
+    return { decision: { result: 'allow', reason: 'static', client } };
   }
+  return { decision: undefined, client, grant: grantFor(client, rules) };
 }

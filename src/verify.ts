@@ -1,6 +1,6 @@
 import type { HttpBindings } from '@hono/node-server';
 import type { Context } from 'hono';
-import { type Decision, type DecisionRules, decide } from './decision.js';
+import { createDecider, type Decision, type DecisionRules } from './decision.js';
 import type { Logger } from './logger.js';
 
 /** Response headers naming why a request was allowed, and for a grant, by whom. */
@@ -20,9 +20,11 @@ const DENY_MESSAGES: Readonly<Record<string, string>> = {
  * is cacheable, since the same URL is asked for every client.
  */
 export function createVerifyHandler(rules: DecisionRules, logger: Logger) {
+  const decide = createDecider(rules);
+
   return async function verify(c: Context<{ Bindings: HttpBindings }>): Promise<Response> {
     const peer = c.env.incoming.socket.remoteAddress;
-    const decision = await decide(peer, c.req.header('x-forwarded-for'), rules);
+    const decision = await decide(peer, c.req.header('x-forwarded-for'));
 
     logDecision(logger, decision, c);
     c.header('Cache-Control', 'no-store');
