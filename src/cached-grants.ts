@@ -28,13 +28,16 @@ export class CachedGrants {
     this.#ttlMs = ttlMs;
   }
 
-  /** The live grant's record, or undefined when there is none. */
+  /** The cached answer (null for "no grant"), or undefined when none is usable. */
+  cached(grant: string): GrantRecord | null | undefined {
+    if (!this.#events.live) return undefined;
+    return this.#cache.get(grant, Date.now());
+  }
+
+  /** Asks Redis for the live grant's record, and caches the answer while that is safe. */
   async find(grant: string): Promise<GrantRecord | undefined> {
     if (!this.#events.live) return this.#store.find(grant);
     const now = Date.now();
-    const cached = this.#cache.get(grant, now);
-    if (cached !== undefined) return cached ?? undefined;
-
     const epoch = this.#cache.epoch;
     const found = await this.#store.lookup(grant);
     const maxAge = this.#events.keyspace ? this.#ttlMs : Math.min(this.#ttlMs, FALLBACK_CACHE_MS);

@@ -6,8 +6,11 @@ import type { GrantRecord } from './grant-store.js';
 import type { IpAddress } from './ip-address.js';
 import { memoize } from './memo.js';
 
-/** Where decisions find grants: the grant store, or the cache in front of it. */
+/** Where decisions find grants: a cache in front of the grant store. */
 export interface GrantSource {
+  /** The cached answer (null for "no grant"), or undefined when nothing usable is cached. */
+  cached(grant: string): GrantRecord | null | undefined;
+  /** Asks Redis (and caches the answer). */
   find(grant: string): Promise<GrantRecord | undefined>;
 }
 
@@ -51,24 +54,31 @@ export function createDecider(rules: DecisionRules) {
   const trustedPeer = memoize((peer) => isTrustedPeer(peer, rules.trustedProxies), 1024);
   const classify = memoize((forwardedFor) => classifyClient(forwardedFor, rules), 10_000);
 
-  return async function decide(
+  // Synchronous when the answer needs no Redis round trip: most requests, with the cache.
+  return function decide(
     peer: string | undefined,
     forwardedFor: string | undefined,
-  ): Promise<Decision> {
+  ): Decision | Promise<Decision> {
     if (peer === undefined || !trustedPeer(peer)) return UNTRUSTED_PEER;
     const classified = classify(forwardedFor ?? '');
     if (classified.decision !== undefined) return classified.decision;
 
     const { client, grant } = classified;
-    try {
-      const record = await rules.grants.find(grant);
-      if (record === undefined) return { result: 'deny', reason: 'no-grant', client };
-      return { result: 'allow', reason: 'grant', client, grant, user: record.user };
-    } catch (error) {
-      if (error instanceof StoreUnavailableError) return { result: 'unavailable', client, error };
-      throw error;
-    }
+    const cached = rules.grants.cached(grant);
+    if (cached !== undefined) return grantDecision(client, grant, cached);
+    return rules.grants.find(grant).then(
+      (record) => grantDecision(client, grant, record ?? null),
+      (error: unknown) => {
+        if (error instanceof StoreUnavailableError) return { result: 'unavailable', client, error };
+        throw error;
+      },
+    );
   };
+}
+
+function grantDecision(client: IpAddress, grant: string, record: GrantRecord | null): Decision {
+  if (record === null) return { result: 'deny', reason: 'no-grant', client };
+  return { result: 'allow', reason: 'grant', client, grant, user: record.user };
 }
 
 function classifyClient(forwardedFor: string, rules: DecisionRules): Classified {

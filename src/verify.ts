@@ -22,32 +22,57 @@ const DENY_MESSAGES: Readonly<Record<string, string>> = {
 export function createVerifyHandler(rules: DecisionRules, logger: Logger) {
   const decide = createDecider(rules);
 
-  return async function verify(c: Context<{ Bindings: HttpBindings }>): Promise<Response> {
-    const peer = c.env.incoming.socket.remoteAddress;
-    const decision = await decide(peer, c.req.header('x-forwarded-for'));
+  return function verify(c: Context<{ Bindings: HttpBindings }>): Response | Promise<Response> {
+    // Read from Node's own message: Node joins repeated X-Forwarded-For lines with ", ",
+    // and building a fetch Headers object for every request would cost more than deciding.
+    const { incoming } = c.env;
+    const forwardedFor = incoming.headers['x-forwarded-for'];
+    const joined = Array.isArray(forwardedFor) ? forwardedFor.join(', ') : forwardedFor;
+    const decision = decide(incoming.socket.remoteAddress, joined);
 
-    logDecision(logger, decision, c);
-    c.header('Cache-Control', 'no-store');
-    return respond(c, decision);
+    if (decision instanceof Promise) return decision.then((settled) => answer(settled, c));
+    return answer(decision, c);
   };
+
+  function answer(decision: Decision, c: Context): Response {
+    logDecision(logger, decision, c);
+    return respond(decision);
+  }
 }
 
-function respond(c: Context, decision: Decision): Response {
+// Responses are built with plain header objects, which @hono/node-server writes directly.
+function respond(decision: Decision): Response {
   switch (decision.result) {
     case 'allow':
-      c.header(REASON_HEADER, decision.reason);
-      // Always present, empty when nobody signed in (static CIDR, or a grant without a
-      // name), so that every proxy overwrites a value the client may have sent itself.
-      // Caddy 2.6 would otherwise pass its literal placeholder text to the app.
-      c.header(USER_HEADER, decision.reason === 'grant' ? headerSafe(decision.user ?? '') : '');
-      return c.body('', 200);
+      return new Response('', {
+        status: 200,
+        headers: {
+          'Cache-Control': 'no-store',
+          [REASON_HEADER]: decision.reason,
+          // Always present, empty when nobody signed in (static CIDR, or a grant without a
+          // name), so that every proxy overwrites a value the client may have sent itself.
+          // Caddy 2.6 would otherwise pass its literal placeholder text to the app.
+          [USER_HEADER]: decision.reason === 'grant' ? headerSafe(decision.user ?? '') : '',
+        },
+      });
     case 'deny':
-      c.header(REASON_HEADER, decision.reason);
-      return c.text(`Forbidden: ${denyMessage(decision)}\n`, 403);
+      return text(403, decision.reason, `Forbidden: ${denyMessage(decision)}\n`);
     case 'unavailable':
-      c.header(REASON_HEADER, 'store-unavailable');
-      return c.text('Service Unavailable: sign-ins cannot be checked right now\n', 503);
+      return text(
+        503,
+        'store-unavailable',
+        'Service Unavailable: sign-ins cannot be checked right now\n',
+      );
   }
+}
+
+function text(status: number, reason: string, body: string): Response {
+  const headers = {
+    'Cache-Control': 'no-store',
+    'Content-Type': 'text/plain; charset=UTF-8',
+    [REASON_HEADER]: reason,
+  };
+  return new Response(body, { status, headers });
 }
 
 function denyMessage(decision: Extract<Decision, { result: 'deny' }>): string {
