@@ -76,12 +76,14 @@ export class GrantStore {
    * one round trip, or undefined when there is no grant.
    */
   async lookup(grant: string): Promise<FoundGrant | undefined> {
+    // Counted from before the request, so the end is never later than Redis's own.
+    const sent = Date.now();
     const reply = await this.#call(
       () => this.#redis.eval(FIND_SCRIPT, 1, this.key(grant)) as Promise<unknown>,
     );
     if (!Array.isArray(reply) || typeof reply[0] !== 'string') return undefined;
     const ttl = Number(reply[1]);
-    return { record: readRecord(reply[0]), expiresAt: ttl >= 0 ? Date.now() + ttl : null };
+    return { record: readRecord(reply[0]), expiresAt: ttl >= 0 ? sent + ttl : null };
   }
 
   /** Stores a grant ending at `expiresAt` (ms since the epoch) unless a longer one exists. */

