@@ -10,7 +10,12 @@ import { Redis } from 'ioredis';
 import { type Config, parseConfig, redactUrl } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 import { grantFor } from '../src/grant.js';
-import { type GrantRecord, GrantStore, type PutOutcome } from '../src/grant-store.js';
+import {
+  formatGrantValue,
+  type GrantRecord,
+  GrantStore,
+  type PutOutcome,
+} from '../src/grant-store.js';
 import { isNonClientAddress, parsePlainIpAddress } from '../src/ip-address.js';
 
 const USAGE = `usage: node --env-file=.env --import tsx scripts/import-sqlite.ts [--print] [--table NAME] FILE
@@ -82,13 +87,7 @@ function planRow(row: OldRow, settings: ImportSettings, now: number): ImportedGr
   const expiresAt = loginAt + settings.grantTtlSeconds * 1000;
   if (expiresAt <= now) return { ip, reason: 'expired' };
 
-  const record = {
-    user: 'imported',
-    ip: address.text,
-    action: 'import',
-    loginAt: new Date(loginAt).toISOString(),
-    grantedAt: new Date(now).toISOString(),
-  };
+  const record = { user: 'imported', loginAt: new Date(loginAt).toISOString() };
   return { grant: grantFor(address, settings), record, expiresAt };
 }
 
@@ -172,8 +171,7 @@ async function sqlite(file: string, sql: string): Promise<Record<string, unknown
  * never gains an expiry, as with GrantStore.
  */
 export function setCommand(key: string, imported: ImportedGrant): string {
-  const { user, ip, action, loginAt, grantedAt } = imported.record;
-  const value = JSON.stringify({ user, ip, action, login_at: loginAt, granted_at: grantedAt });
+  const value = formatGrantValue(imported.record);
   return `SET ${cliQuote(key)} ${cliQuote(value)} PXAT ${imported.expiresAt} NX`;
 }
 

@@ -1,14 +1,14 @@
 import type { Redis } from 'ioredis';
 import { StoreUnavailableError } from './errors.js';
 
-/** What a grant's Redis value says: who signed in, from where, and when. */
+/**
+ * What a grant's Redis value says: who signed in, the Authentik event, and when the grant
+ * started. Kept this small on purpose: Redis holds one per signed-in address.
+ */
 export interface GrantRecord {
   readonly user?: string;
-  readonly ip?: string;
   readonly eventId?: string;
-  readonly action?: string;
   readonly loginAt?: string;
-  readonly grantedAt?: string;
 }
 
 /** A grant found in Redis: its record and its end (ms since the epoch; null for no TTL). */
@@ -88,7 +88,7 @@ export class GrantStore {
 
   /** Stores a grant ending at `expiresAt` (ms since the epoch) unless a longer one exists. */
   async put(grant: string, record: GrantRecord, expiresAt: number): Promise<PutOutcome> {
-    const value = JSON.stringify(writeRecord(record));
+    const value = formatGrantValue(record);
     const reply = await this.#call(
       () => this.#redis.eval(PUT_SCRIPT, 1, this.key(grant), value, expiresAt) as Promise<unknown>,
     );
@@ -117,22 +117,20 @@ export class GrantStore {
 // Field names in Redis are snake_case so that `redis-cli GET` reads naturally.
 const REDIS_FIELDS = {
   user: 'user',
-  ip: 'ip',
   eventId: 'event_id',
-  action: 'action',
   loginAt: 'login_at',
-  grantedAt: 'granted_at',
 } as const satisfies Record<keyof GrantRecord, string>;
 
 type MutableRecord = { -readonly [K in keyof GrantRecord]: string };
 
-function writeRecord(record: GrantRecord): Record<string, string> {
+/** The JSON text a grant's key holds: `{"user":"alice","event_id":"…","login_at":"…"}`. */
+export function formatGrantValue(record: GrantRecord): string {
   const fields: Record<string, string> = {};
   for (const [property, field] of Object.entries(REDIS_FIELDS)) {
     const value = record[property as keyof GrantRecord];
     if (value !== undefined) fields[field] = value;
   }
-  return fields;
+  return JSON.stringify(fields);
 }
 
 // A value written by hand (`SET ipgate:ip:198.51.100.7 alice EX 3600`) is still a grant:

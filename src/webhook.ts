@@ -76,11 +76,8 @@ async function grant(c: Context, login: WebhookLogin, options: WebhookOptions): 
   const expiresAt = login.loginAt + options.grantTtlSeconds * 1000;
   const record = {
     ...(login.user === undefined ? {} : { user: login.user }),
-    ip: login.address.text,
     ...(login.eventId === undefined ? {} : { eventId: login.eventId }),
-    action: login.action,
     loginAt: new Date(login.loginAt).toISOString(),
-    grantedAt: new Date(options.now()).toISOString(),
   };
 
   let outcome: PutOutcome;
@@ -113,6 +110,7 @@ async function grant(c: Context, login: WebhookLogin, options: WebhookOptions): 
     user: login.user,
     ip: login.address.text,
     eventId: login.eventId,
+    action: login.action,
     expiresAt: expiry,
   };
   options.logger.info(

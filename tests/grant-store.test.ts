@@ -37,18 +37,18 @@ describe('GrantStore', () => {
     const expiresAt = Date.now() + HOUR;
     const outcome = await store.put(
       '198.51.100.7',
-      { user: 'alice', eventId: 'e1', action: 'login' },
+      { user: 'alice', eventId: 'e1', loginAt: '2026-09-10T08:15:42.123Z' },
       expiresAt,
     );
     expect(outcome).toEqual({ status: 'stored', expiresAt: new Date(expiresAt) });
     expect(await redis.get('test:ip:198.51.100.7')).toBe(
-      '{"user":"alice","event_id":"e1","action":"login"}',
+      '{"user":"alice","event_id":"e1","login_at":"2026-09-10T08:15:42.123Z"}',
     );
     expect(await redis.pexpiretime('test:ip:198.51.100.7')).toBe(expiresAt);
     expect(await store.find('198.51.100.7')).toEqual({
       user: 'alice',
       eventId: 'e1',
-      action: 'login',
+      loginAt: '2026-09-10T08:15:42.123Z',
     });
   });
 
@@ -96,8 +96,8 @@ describe('GrantStore', () => {
     ['a number', '1', {}],
     [
       'JSON with foreign and non-string fields',
-      '{"user":7,"ip":"x","__proto__":{"user":"evil"}}',
-      { ip: 'x' },
+      '{"user":7,"event_id":"x","__proto__":{"user":"evil"}}',
+      { eventId: 'x' },
     ],
   ])('reads a hand-written value holding %s', async (_case, value, record) => {
     await redis.set('test:ip:198.51.100.7', value, 'EX', 60);
