@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { forwardAuthsInFile, loadYaml } from './helpers/deploy-files.js';
 import { request } from './helpers/http.js';
 import { SECRET, startIpgate, type TestIpgate } from './helpers/ipgate.js';
 import { RedisServer } from './helpers/redis-server.js';
@@ -132,5 +133,26 @@ describe('Traefik behind a load balancer that ipgate does not trust', () => {
     } finally {
       await strict.close();
     }
+  });
+});
+
+describe('the shipped Traefik middleware (traefik/dynamic/ipgate.yml)', () => {
+  const [middleware] = forwardAuthsInFile(
+    'traefik/dynamic/ipgate.yml',
+    loadYaml('traefik/dynamic/ipgate.yml'),
+  );
+
+  it('is answered at its address path, with every header it copies to the app', async () => {
+    const address = new URL(String(middleware?.address));
+    // trustForwardHeader: true behind the trusted load balancer; as written in the file.
+    expect(middleware?.trustForwardHeader).toBe(true);
+    const response = await request(`${ipgate.url}${address.pathname}${address.search}`, {
+      headers: traefikHeaders(`${CLIENT}, ${BALANCER}`),
+    });
+    expect(response.status).toBe(200);
+    for (const name of middleware?.authResponseHeaders ?? []) {
+      expect(response.headers[name.toLowerCase()], name).toBeDefined();
+    }
+    expect(response.headers['x-ipgate-user']).toBe('alice');
   });
 });
