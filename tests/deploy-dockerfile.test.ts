@@ -20,6 +20,7 @@ const packageJson = JSON.parse(readRepoFile('package.json')) as {
   description: string;
   license: string;
   main: string;
+  bin?: Record<string, string>;
   scripts: Record<string, string>;
 };
 const stages = dockerStages(parseDockerfile(readRepoFile('Dockerfile')));
@@ -85,6 +86,13 @@ describe('the shipped image', () => {
     expect(
       all(runtime, 'RUN').some((run) => /\b(apk add|apt-get install)\b.*\btini\b/.test(run.args)),
     ).toBe(true);
+  });
+
+  it('puts the ipgate command line on PATH, running the cli.js the build emits', () => {
+    const wrapper = all(runtime, 'RUN').find((run) => run.args.includes('/usr/local/bin/ipgate'));
+    expect(wrapper?.args).toContain(`exec node /app/dist/cli.js "$@"`);
+    expect(wrapper?.args).toMatch(/chmod 755 \/usr\/local\/bin\/ipgate/);
+    expect(packageJson.bin).toEqual({ ipgate: 'dist/cli.js' });
   });
 
   it('exposes the port ipgate listens on by default', () => {
