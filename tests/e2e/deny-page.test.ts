@@ -79,6 +79,8 @@ describe('the deny page in Chromium, through Caddy', () => {
     await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe(
       'Sign in to continue',
     );
+    // innerText on purpose: the text as rendered, what a person reads.
+    // biome-ignore lint/performance/useDomNodeTextContent: rendered text is what is tested.
     const text = await page.locator('main').innerText();
     expect(text).toContain('Your address 127.0.0.1 is not allowed yet.');
 
@@ -90,7 +92,7 @@ describe('the deny page in Chromium, through Caddy', () => {
     await link.click();
     await page.waitForURL(original);
     expect(login.seen).toHaveLength(1);
-    const body = JSON.parse(await page.locator('body').innerText()) as { url: string };
+    const body = JSON.parse((await page.locator('body').textContent()) ?? '') as { url: string };
     expect(body.url).toBe('/reports/2026?view=full&q=a%20b');
     await page.close();
   });
