@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Metrics } from '../src/metrics.js';
 import { request } from './helpers/http.js';
 import { SECRET, startIpgate, type TestIpgate } from './helpers/ipgate.js';
 import { RedisServer } from './helpers/redis-server.js';
@@ -120,5 +121,31 @@ describe('GET /metrics', () => {
       await gate.close();
       await own.destroy();
     }
+  });
+});
+
+describe('Metrics', () => {
+  it('writes histogram buckets cumulatively, with +Inf, sum and count', async () => {
+    const metrics = new Metrics();
+    const started = performance.now();
+    metrics.decided('allow', 'grant', started - 0.03, false);
+    metrics.decided('allow', 'grant', started - 200, false);
+    metrics.decided('allow', 'grant', started - 900, false);
+    const text = await metrics.registry.metrics();
+    const line = (le: string) => {
+      const prefix = `ipgate_decision_duration_seconds_bucket{source="memory",le="${le}"} `;
+      return text
+        .split('\n')
+        .find((entry) => entry.startsWith(prefix))
+        ?.slice(prefix.length);
+    };
+    expect(line('0.000025')).toBe('0');
+    expect(line('0.00005')).toBe('1');
+    expect(line('0.1')).toBe('1');
+    expect(line('0.25')).toBe('2');
+    expect(line('+Inf')).toBe('3');
+    expect(text).toMatch(/^ipgate_decision_duration_seconds_count\{source="memory"\} 3$/m);
+    expect(text).toMatch(/^ipgate_decision_duration_seconds_sum\{source="memory"\} 1\.1\d*$/m);
+    expect(text).toMatch(/^ipgate_decisions_total\{result="allow",reason="grant"\} 3$/m);
   });
 });
