@@ -23,6 +23,11 @@ LABEL org.opencontainers.image.title="ipgate" \
 # shutdown, and reaps zombies. (Compose's `init: true` would do the same; not needed here.)
 RUN apk add --no-cache tini
 
+# The ipgate command line, on PATH: `docker compose exec ipgate ipgate grants list`.
+# A wrapper rather than `npm link`, which would need the package's dev install here.
+RUN printf '#!/bin/sh\nexec node /app/dist/cli.js "$@"\n' > /usr/local/bin/ipgate \
+ && chmod 755 /usr/local/bin/ipgate
+
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./

@@ -1,11 +1,14 @@
 import type { HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { createAdminApi } from './admin.js';
 import { CidrSet } from './cidr-set.js';
 import type { Config } from './config.js';
 import type { GrantSource } from './decision.js';
 import type { GrantStore } from './grant-store.js';
 import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import { secretMatches } from './secret.js';
 import { createVerifyHandler } from './verify.js';
 import { createWebhookHandler, MAX_WEBHOOK_BYTES } from './webhook.js';
 
@@ -19,16 +22,18 @@ export interface AppDeps {
   readonly grants: GrantSource;
   readonly events: { announce(grant: string): Promise<void> };
   readonly logger: Logger;
+  readonly metrics: Metrics;
   readonly now?: () => number;
 }
 
 /**
  * Builds ipgate's HTTP app: `/verify` (forward auth), `POST /authentik/webhook`,
- * `/healthz` (liveness, no Redis) and `/readyz` (Redis answers PING). CIDR lists are
- * compiled here, once.
+ * `/healthz` (liveness, no Redis), `/readyz` (Redis answers PING), `/metrics`
+ * (Prometheus) and, with ADMIN_TOKEN, `/admin`. CIDR lists are compiled here, once.
  */
 export function createApp(config: Config, deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
-  const { store, logger } = deps;
+  const { store, logger, metrics } = deps;
+  const now = deps.now ?? Date.now;
   const app = new Hono<{ Bindings: HttpBindings }>();
 
   const rules = {
@@ -38,15 +43,25 @@ export function createApp(config: Config, deps: AppDeps): Hono<{ Bindings: HttpB
     ipv6Prefix: config.ipv6Prefix,
     grants: deps.grants,
   };
-  app.all('/verify', createVerifyHandler(rules, logger));
+  app.all(
+    '/verify',
+    createVerifyHandler(rules, {
+      logger,
+      metrics,
+      logDecisions: config.logDecisions,
+      denyLoginUrl: config.denyLoginUrl,
+    }),
+  );
 
   const webhookLimit = bodyLimit({
     maxSize: MAX_WEBHOOK_BYTES,
-    onError: (c) =>
-      c.json(
+    onError: (c) => {
+      metrics.webhook('payload_too_large');
+      return c.json(
         { error: 'payload_too_large', message: `body is larger than ${MAX_WEBHOOK_BYTES} bytes` },
         413,
-      ),
+      );
+    },
   });
   const webhook = createWebhookHandler({
     secret: config.webhookSecret,
@@ -56,7 +71,8 @@ export function createApp(config: Config, deps: AppDeps): Hono<{ Bindings: HttpB
     store,
     events: deps.events,
     logger,
-    now: deps.now ?? Date.now,
+    metrics,
+    now,
   });
   app.post('/authentik/webhook', webhookLimit, webhook);
   app.all('/authentik/webhook', (c) =>
@@ -73,6 +89,30 @@ export function createApp(config: Config, deps: AppDeps): Hono<{ Bindings: HttpB
       return c.json({ status: 'unavailable', reason: 'redis does not answer PING' }, 503);
     }
   });
+
+  const metricsToken = config.metricsToken;
+  app.get('/metrics', async function prometheus(c) {
+    if (metricsToken !== undefined) {
+      const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(c.req.header('authorization') ?? '');
+      if (!secretMatches(match?.[1], metricsToken)) return c.text('Unauthorized\n', 401);
+    }
+    const body = await metrics.registry.metrics();
+    return c.body(body, 200, { 'Content-Type': metrics.registry.contentType });
+  });
+
+  if (config.adminToken !== undefined) {
+    const admin = createAdminApi({
+      token: config.adminToken,
+      store,
+      events: deps.events,
+      logger,
+      metrics,
+      ipv4Prefix: config.ipv4Prefix,
+      ipv6Prefix: config.ipv6Prefix,
+      now,
+    });
+    app.route('/admin', admin);
+  }
 
   app.notFound((c) => c.text('Not Found\n', 404));
   app.onError(function handleError(error, c) {

@@ -17,7 +17,15 @@ export interface Config {
   readonly cacheSize: number;
   readonly cacheTtlSeconds: number;
   readonly keyspaceEvents: boolean;
+  readonly adminToken: string | undefined;
+  readonly metricsToken: string | undefined;
+  readonly denyLoginUrl: URL | undefined;
+  readonly logDecisions: DecisionLogging;
 }
+
+/** Which decisions get an info log line: none, only denials (and 503s), or all. */
+export const DECISION_LOGGING = ['none', 'deny', 'all'] as const;
+export type DecisionLogging = (typeof DECISION_LOGGING)[number];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -37,6 +45,10 @@ export const SETTINGS = {
   CACHE_SIZE: '100000',
   CACHE_TTL: '60s',
   REDIS_KEYSPACE_EVENTS: 'auto',
+  ADMIN_TOKEN: '',
+  METRICS_TOKEN: '',
+  DENY_LOGIN_URL: '',
+  LOG_DECISIONS: 'deny',
 } as const;
 
 /** Old names still accepted, from the YAML-writing recipe ipgate replaces. */
@@ -62,7 +74,7 @@ export function parseConfig(env: Env): Config {
     port: read.integer('PORT', 1, 65_535),
     redisUrl: read.redisUrl(),
     redisPrefix: read.prefix(),
-    webhookSecret: read.secret(),
+    webhookSecret: read.secret('WEBHOOK_SECRET'),
     staticCidrs: read.cidrs('STATIC_CIDRS', read.aliased('STATIC_CIDRS', 'STATIC_IPS')),
     grantTtlSeconds: read.grantTtl(),
     trustedProxies: read.cidrs('TRUSTED_PROXIES', read.value('TRUSTED_PROXIES')),
@@ -72,6 +84,10 @@ export function parseConfig(env: Env): Config {
     cacheSize: read.integer('CACHE_SIZE', 0, 1_000_000),
     cacheTtlSeconds: read.cacheTtl(),
     keyspaceEvents: read.keyspaceEvents(),
+    adminToken: read.secret('ADMIN_TOKEN'),
+    metricsToken: read.secret('METRICS_TOKEN'),
+    denyLoginUrl: read.loginUrl(),
+    logDecisions: read.decisionLogging(),
   };
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -96,6 +112,10 @@ export function describeConfig(config: Config): Record<string, unknown> {
     cacheSize: config.cacheSize,
     cacheTtlSeconds: config.cacheTtlSeconds,
     keyspaceEvents: config.keyspaceEvents,
+    admin: config.adminToken === undefined ? 'disabled' : 'enabled',
+    metrics: config.metricsToken === undefined ? 'open' : 'token',
+    denyLoginUrl: config.denyLoginUrl?.href,
+    logDecisions: config.logDecisions,
   };
 }
 
@@ -161,19 +181,48 @@ class Reader {
     return text;
   }
 
-  secret(): string | undefined {
-    const text = this.#raw('WEBHOOK_SECRET');
+  /** A bearer secret; its value never appears in a message. */
+  secret(name: 'WEBHOOK_SECRET' | 'ADMIN_TOKEN' | 'METRICS_TOKEN'): string | undefined {
+    const text = this.#raw(name);
     if (text === undefined) return undefined;
     if (text.length < MIN_SECRET_LENGTH) {
       this.#problems.push(
-        `WEBHOOK_SECRET is too short (${text.length} characters): expected at least ${MIN_SECRET_LENGTH}; generate one with "openssl rand -hex 32"`,
+        `${name} is too short (${text.length} characters): expected at least ${MIN_SECRET_LENGTH}; generate one with "openssl rand -hex 32"`,
       );
     } else if (!/^[\x21-\x7e]{1,1024}$/.test(text)) {
       this.#problems.push(
-        'WEBHOOK_SECRET is invalid: expected at most 1024 printable ASCII characters without spaces, as it travels in an HTTP header',
+        `${name} is invalid: expected at most 1024 printable ASCII characters without spaces, as it travels in an HTTP header`,
       );
     }
     return text;
+  }
+
+  loginUrl(): URL | undefined {
+    const text = this.#raw('DENY_LOGIN_URL');
+    if (text === undefined) return undefined;
+    let url: URL | undefined;
+    try {
+      url = new URL(text);
+    } catch {
+      url = undefined;
+    }
+    if (url !== undefined && (url.protocol === 'https:' || url.protocol === 'http:')) {
+      if (url.username === '' && url.password === '' && url.hash === '') return url;
+    }
+    this.#problem(
+      'DENY_LOGIN_URL',
+      text,
+      'an absolute http:// or https:// URL without credentials or #fragment, such as https://auth.example.com/',
+    );
+    return undefined;
+  }
+
+  decisionLogging(): DecisionLogging {
+    const text = this.value('LOG_DECISIONS');
+    const found = DECISION_LOGGING.find((candidate) => candidate === text);
+    if (found !== undefined) return found;
+    this.#problem('LOG_DECISIONS', text, DECISION_LOGGING.join(', ').replace(/, (?=\w+$)/, ' or '));
+    return 'deny';
   }
 
   cidrs(name: keyof typeof SETTINGS, text: string): Cidr[] {

@@ -48,7 +48,7 @@ export class GrantEvents {
 
   /** The channel replicas announce grant changes on: `ipgate:events`. */
   get channel(): string {
-    return `${this.#prefix}events`;
+    return eventsChannel(this.#prefix);
   }
 
   /** True while changes made by other replicas are being received. */
@@ -64,7 +64,7 @@ export class GrantEvents {
   /** Tells every replica, this one included, that a grant changed. */
   async announce(grant: string): Promise<void> {
     this.#cache.invalidate(grant);
-    await this.#client.publish(this.channel, grant);
+    await publishGrantChange(this.#client, this.#prefix, grant);
   }
 
   #listen(): void {
@@ -138,6 +138,19 @@ export class GrantEvents {
       return false;
     }
   }
+}
+
+/** The channel grant changes are announced on: `<prefix>events`. */
+export function eventsChannel(prefix: string): string {
+  return `${prefix}events`;
+}
+
+/**
+ * Tells every running replica that a grant changed, so each drops its cached answer. The
+ * CLI calls this too: it has no cache of its own, but the replicas do.
+ */
+export async function publishGrantChange(client: Redis, prefix: string, grant: string) {
+  await client.publish(eventsChannel(prefix), grant);
 }
 
 function escapeGlob(text: string): string {

@@ -9,7 +9,31 @@ export interface GrantRecord {
   readonly user?: string;
   readonly eventId?: string;
   readonly loginAt?: string;
+  /** Why a grant was added by hand (admin API or CLI); absent for sign-ins. */
+  readonly note?: string;
 }
+
+/** Where a change came from, and the address behind it: written to the audit trail. */
+export interface AuditContext {
+  readonly source: 'webhook' | 'admin' | 'cli';
+  readonly ip?: string;
+}
+
+/** A grant as listed: its name, record and remaining time (ms; null for no TTL). */
+export interface ListedGrant {
+  readonly grant: string;
+  readonly record: GrantRecord;
+  readonly ttlMs: number | null;
+}
+
+/** One entry of the audit stream: its id and fields, as written. */
+export interface AuditEntry {
+  readonly id: string;
+  readonly fields: Readonly<Record<string, string>>;
+}
+
+/** Most entries kept in the audit stream (approximately: MAXLEN ~). */
+export const AUDIT_MAX_ENTRIES = 10_000;
 
 /** A grant found in Redis: its record and its end (ms since the epoch; null for no TTL). */
 export interface FoundGrant {
@@ -26,19 +50,49 @@ export type PutOutcome =
   | { readonly status: 'stored' | 'kept'; readonly expiresAt: Date | null }
   | { readonly status: 'expired' };
 
+// Appends to the audit stream (KEYS[2]) in the same script as the change, so auditing costs
+// no extra round trip. pcall: a failed append (say, the key holds another type) must not
+// undo or fail the change itself; the script then answers as if it had succeeded.
+const AUDIT_LUA = `
+local function audit(action, fields)
+  redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ${AUDIT_MAX_ENTRIES}, '*', 'action', action, unpack(fields))
+end
+`;
+
 // Writes the grant only when it ends later than the one already stored, so a late retry
 // of an old login never shortens a newer grant. Times are Redis's own (TIME), so every
-// replica compares against the same clock. Returns {status, expiry in ms or -1}.
-const PUT_SCRIPT = `
+// replica compares against the same clock. ARGV[3] = 1 overwrites whatever is there (a
+// grant added by hand). ARGV[4..] are the audit fields. Returns {status, expiry or -1}.
+const PUT_SCRIPT = `${AUDIT_LUA}
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local expireAt = tonumber(ARGV[2])
 if expireAt <= now then return {0, 0} end
 local ttl = redis.call('PTTL', KEYS[1])
-if ttl == -1 then return {2, -1} end
-if ttl >= 0 and now + ttl >= expireAt then return {2, now + ttl} end
+if ARGV[3] ~= '1' then
+  if ttl == -1 then return {2, -1} end
+  if ttl >= 0 and now + ttl >= expireAt then return {2, now + ttl} end
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PXAT', expireAt)
+audit(ttl == -2 and 'grant' or 'refresh', {select(4, unpack(ARGV))})
 return {1, expireAt}
+`;
+
+// Deletes a grant and records who had it. Returns its value, or nil when there was none.
+const REVOKE_SCRIPT = `${AUDIT_LUA}
+local value = redis.call('GET', KEYS[1])
+if not value then return nil end
+redis.call('DEL', KEYS[1])
+local user, event = '', ''
+local ok, record = pcall(cjson.decode, value)
+if ok and type(record) == 'table' then
+  if type(record.user) == 'string' then user = record.user end
+  if type(record.event_id) == 'string' then event = record.event_id end
+elseif not ok then
+  user = value
+end
+audit('revoke', {'grant', ARGV[1], 'user', user, 'event_id', event, 'source', ARGV[2]})
+return value
 `;
 
 const FIND_SCRIPT = `
@@ -55,10 +109,13 @@ return {value, redis.call('PTTL', KEYS[1])}
 export class GrantStore {
   readonly #redis: Redis;
   readonly #prefix: string;
+  readonly #onError: () => void;
 
-  constructor(redis: Redis, prefix: string) {
+  /** `onError` is called for every command that fails or times out (for metrics). */
+  constructor(redis: Redis, prefix: string, onError: () => void = () => {}) {
     this.#redis = redis;
     this.#prefix = prefix;
+    this.#onError = onError;
   }
 
   /** The Redis key of a grant: `ipgate:ip:203.0.113.45`. */
@@ -86,11 +143,106 @@ export class GrantStore {
     return { record: readRecord(reply[0]), expiresAt: ttl >= 0 ? sent + ttl : null };
   }
 
-  /** Stores a grant ending at `expiresAt` (ms since the epoch) unless a longer one exists. */
-  async put(grant: string, record: GrantRecord, expiresAt: number): Promise<PutOutcome> {
-    const value = formatGrantValue(record);
+  /** The audit stream's key: `ipgate:audit`. */
+  get auditKey(): string {
+    return `${this.#prefix}audit`;
+  }
+
+  /**
+   * Stores a grant ending at `expiresAt` (ms since the epoch) unless a longer one exists,
+   * and records it in the audit trail in the same round trip.
+   */
+  async put(
+    grant: string,
+    record: GrantRecord,
+    expiresAt: number,
+    audit: AuditContext = { source: 'webhook' },
+  ): Promise<PutOutcome> {
+    return this.#write(grant, record, expiresAt, audit, false);
+  }
+
+  /** Stores a grant ending at `expiresAt`, replacing any grant already there (by hand). */
+  async set(
+    grant: string,
+    record: GrantRecord,
+    expiresAt: number,
+    audit: AuditContext,
+  ): Promise<PutOutcome> {
+    return this.#write(grant, record, expiresAt, audit, true);
+  }
+
+  /** Deletes a grant; returns what it held, or undefined when there was none. */
+  async revoke(grant: string, audit: AuditContext): Promise<GrantRecord | undefined> {
+    const keys = [this.key(grant), this.auditKey];
     const reply = await this.#call(
-      () => this.#redis.eval(PUT_SCRIPT, 1, this.key(grant), value, expiresAt) as Promise<unknown>,
+      () => this.#redis.eval(REVOKE_SCRIPT, 2, ...keys, grant, audit.source) as Promise<unknown>,
+    );
+    return typeof reply === 'string' ? readRecord(reply) : undefined;
+  }
+
+  /**
+   * One page of grants, with SCAN (never KEYS, which blocks Redis): pass the returned
+   * cursor back until it is `'0'`. A page may be empty, or repeat a grant, as SCAN allows.
+   */
+  async list(cursor: string, count: number): Promise<{ grants: ListedGrant[]; cursor: string }> {
+    const [next, keys] = await this.#call(() =>
+      this.#redis.scan(cursor, 'MATCH', `${escapeGlob(this.key(''))}*`, 'COUNT', count),
+    );
+    if (keys.length === 0) return { grants: [], cursor: next };
+
+    const pipeline = this.#redis.pipeline();
+    for (const key of keys) pipeline.get(key).pttl(key);
+    const replies = (await this.#call(() => pipeline.exec())) ?? [];
+    const grants: ListedGrant[] = [];
+    keys.forEach((key, index) => {
+      const value = replies[index * 2]?.[1];
+      const ttl = Number(replies[index * 2 + 1]?.[1]);
+      if (typeof value !== 'string') return;
+      const grant = key.slice(this.key('').length);
+      grants.push({ grant, record: readRecord(value), ttlMs: ttl >= 0 ? ttl : null });
+    });
+    return { grants, cursor: next };
+  }
+
+  /** Every grant of `user`, walking the whole key space with SCAN. */
+  async findByUser(user: string): Promise<ListedGrant[]> {
+    const found: ListedGrant[] = [];
+    let cursor = '0';
+    do {
+      const page = await this.list(cursor, 500);
+      found.push(...page.grants.filter((listed) => listed.record.user === user));
+      cursor = page.cursor;
+    } while (cursor !== '0');
+    return [...new Map(found.map((listed) => [listed.grant, listed])).values()];
+  }
+
+  /** The newest `count` audit entries, newest first. */
+  async auditTrail(count: number): Promise<AuditEntry[]> {
+    const entries = await this.#call(() =>
+      this.#redis.xrevrange(this.auditKey, '+', '-', 'COUNT', count),
+    );
+    return entries.map(([id, flat]) => {
+      const fields: Record<string, string> = {};
+      for (let index = 0; index + 1 < flat.length; index += 2) {
+        fields[flat[index] as string] = flat[index + 1] as string;
+      }
+      return { id, fields };
+    });
+  }
+
+  async #write(
+    grant: string,
+    record: GrantRecord,
+    expiresAt: number,
+    audit: AuditContext,
+    replace: boolean,
+  ): Promise<PutOutcome> {
+    const value = formatGrantValue(record);
+    const fields = auditFields(grant, record, expiresAt, audit);
+    const keys = [this.key(grant), this.auditKey];
+    const args = [value, expiresAt, replace ? '1' : '0', ...fields];
+    const reply = await this.#call(
+      () => this.#redis.eval(PUT_SCRIPT, 2, ...keys, ...args) as Promise<unknown>,
     );
     const [status, expiry] = Array.isArray(reply) ? reply.map(Number) : [];
     if (status === 0) return { status: 'expired' };
@@ -109,6 +261,7 @@ export class GrantStore {
     try {
       return await command();
     } catch (error) {
+      this.#onError();
       throw new StoreUnavailableError(error);
     }
   }
@@ -119,6 +272,7 @@ const REDIS_FIELDS = {
   user: 'user',
   eventId: 'event_id',
   loginAt: 'login_at',
+  note: 'note',
 } as const satisfies Record<keyof GrantRecord, string>;
 
 type MutableRecord = { -readonly [K in keyof GrantRecord]: string };
@@ -153,4 +307,32 @@ function readRecord(value: string): GrantRecord {
     if (typeof fieldValue === 'string') record[property as keyof GrantRecord] = fieldValue;
   }
   return record;
+}
+
+// Flat field list for XADD: readable with `redis-cli XREVRANGE ipgate:audit + - COUNT 20`.
+function auditFields(
+  grant: string,
+  record: GrantRecord,
+  expiresAt: number,
+  audit: AuditContext,
+): string[] {
+  return [
+    'grant',
+    grant,
+    'user',
+    record.user ?? '',
+    'event_id',
+    record.eventId ?? '',
+    'ip',
+    audit.ip ?? '',
+    'source',
+    audit.source,
+    'expires_at',
+    new Date(expiresAt).toISOString(),
+    ...(record.note === undefined ? [] : ['note', record.note]),
+  ];
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
 }

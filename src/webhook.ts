@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { type GrantWidths, grantFor } from './grant.js';
 import type { GrantStore, PutOutcome } from './grant-store.js';
 import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
 import { secretMatches } from './secret.js';
 import { createThrottle } from './throttle.js';
 import { parseWebhookPayload, type WebhookLogin } from './webhook-payload.js';
@@ -16,6 +17,7 @@ export interface WebhookOptions extends GrantWidths {
   readonly store: GrantStore;
   readonly events: { announce(grant: string): Promise<void> };
   readonly logger: Logger;
+  readonly metrics: Metrics;
   readonly now: () => number;
 }
 
@@ -31,6 +33,7 @@ export function createWebhookHandler(options: WebhookOptions) {
 
   return async function authentikWebhook(c: Context): Promise<Response> {
     if (secret === undefined) {
+      options.metrics.webhook('disabled');
       return problem(
         c,
         503,
@@ -40,6 +43,7 @@ export function createWebhookHandler(options: WebhookOptions) {
     }
     if (!secretMatches(presentedSecret(c), secret)) {
       warnOnce(logger, shouldWarn, 'unauthorized', 'missing or wrong secret');
+      options.metrics.webhook('unauthorized');
       return problem(
         c,
         401,
@@ -55,16 +59,19 @@ export function createWebhookHandler(options: WebhookOptions) {
     } catch (error) {
       const reason = error instanceof Error ? error.message : 'unparseable';
       warnOnce(logger, shouldWarn, 'invalid_json', reason);
+      options.metrics.webhook('invalid_json');
       return problem(c, 400, 'invalid_json', `body is not valid JSON: ${reason}`);
     }
 
     const payload = parseWebhookPayload(body, options.now(), options.grantTtlSeconds);
     if (payload.kind === 'invalid') {
       warnOnce(logger, shouldWarn, 'invalid_payload', payload.message);
+      options.metrics.webhook('invalid_payload');
       return problem(c, 400, 'invalid_payload', payload.message);
     }
     if (payload.kind === 'ignored') {
       warnOnce(logger, shouldWarn, 'ignored', payload.reason);
+      options.metrics.webhook('ignored');
       return c.json({ status: 'ignored', reason: payload.reason });
     }
     return grant(c, payload, options);
@@ -82,8 +89,12 @@ async function grant(c: Context, login: WebhookLogin, options: WebhookOptions): 
 
   let outcome: PutOutcome;
   try {
-    outcome = await options.store.put(name, record, expiresAt);
+    outcome = await options.store.put(name, record, expiresAt, {
+      source: 'webhook',
+      ip: login.address.text,
+    });
   } catch (error) {
+    options.metrics.webhook('store_unavailable');
     options.logger.warn({ err: error, grant: name }, 'grant not stored: redis unavailable');
     return problem(
       c,
@@ -96,9 +107,12 @@ async function grant(c: Context, login: WebhookLogin, options: WebhookOptions): 
   if (outcome.status === 'expired') {
     const reason = 'the grant would already have expired';
     options.logger.warn({ grant: name, code: 'ignored', detail: reason }, 'webhook ignored');
+    options.metrics.webhook('ignored');
     return c.json({ status: 'ignored', reason });
   }
+  options.metrics.webhook(outcome.status === 'stored' ? 'granted' : 'kept');
   if (outcome.status === 'stored') {
+    options.metrics.grantsWritten('webhook');
     // Other replicas may have cached "no grant" for this address.
     await options.events.announce(name).catch((error: unknown) => {
       options.logger.warn({ err: error, grant: name }, 'grant stored but not announced');

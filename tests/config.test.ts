@@ -71,6 +71,10 @@ describe('parseConfig defaults', () => {
       cacheSize: 100_000,
       cacheTtlSeconds: 60,
       keyspaceEvents: true,
+      adminToken: undefined,
+      metricsToken: undefined,
+      denyLoginUrl: undefined,
+      logDecisions: 'deny',
     });
   });
 
@@ -482,6 +486,10 @@ describe('secrets in messages and descriptions', () => {
       cacheSize: 100_000,
       cacheTtlSeconds: 60,
       keyspaceEvents: true,
+      admin: 'disabled',
+      metrics: 'open',
+      denyLoginUrl: undefined,
+      logDecisions: 'deny',
     });
     expect(JSON.stringify(describeConfig(config))).not.toContain('hunter2');
     expect(JSON.stringify(describeConfig(config))).not.toContain(SECRET);
@@ -524,6 +532,45 @@ describe('parseConfig: decision cache settings', () => {
   ])('refuses %s=%j', (name, value, expected) => {
     expect(() => parseConfig({ [name]: value })).toThrow(
       `${name}="${value}" is invalid: expected ${expected}`,
+    );
+  });
+});
+
+describe('operator settings', () => {
+  it.each(['ADMIN_TOKEN', 'METRICS_TOKEN'])('refuses a %s shorter than 16 characters', (name) => {
+    expect(() => parseConfig({ [name]: 'short' })).toThrow(
+      `${name} is too short (5 characters): expected at least 16; generate one with "openssl rand -hex 32"`,
+    );
+  });
+
+  it('keeps the admin and metrics tokens out of the description', () => {
+    const config = parseConfig({ ADMIN_TOKEN: SECRET, METRICS_TOKEN: `${SECRET}-metrics` });
+    expect(config.adminToken).toBe(SECRET);
+    expect(describeConfig(config)).toMatchObject({ admin: 'enabled', metrics: 'token' });
+    expect(JSON.stringify(describeConfig(config))).not.toContain(SECRET);
+  });
+
+  it('reads DENY_LOGIN_URL as an http(s) URL', () => {
+    const config = parseConfig({ DENY_LOGIN_URL: 'https://auth.example.com/if/flow/login/' });
+    expect(config.denyLoginUrl?.href).toBe('https://auth.example.com/if/flow/login/');
+  });
+
+  it.each(['javascript:alert(1)', '/relative', 'https://user:pw@auth.example.com/', 'ftp://x/'])(
+    'refuses DENY_LOGIN_URL=%s',
+    (value) => {
+      expect(() => parseConfig({ DENY_LOGIN_URL: value })).toThrow(
+        `DENY_LOGIN_URL="${value}" is invalid: expected an absolute http:// or https:// URL without credentials or #fragment, such as https://auth.example.com/`,
+      );
+    },
+  );
+
+  it.each(['none', 'deny', 'all'] as const)('accepts LOG_DECISIONS=%s', (value) => {
+    expect(parseConfig({ LOG_DECISIONS: value }).logDecisions).toBe(value);
+  });
+
+  it('refuses an unknown LOG_DECISIONS', () => {
+    expect(() => parseConfig({ LOG_DECISIONS: 'some' })).toThrow(
+      'LOG_DECISIONS="some" is invalid: expected none, deny or all',
     );
   });
 });

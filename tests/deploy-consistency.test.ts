@@ -180,7 +180,8 @@ describe('ports, paths and headers', () => {
 
   beforeAll(async () => {
     redis = await RedisServer.start();
-    ipgate = await spawnIpgate({ REDIS_URL: redis.url });
+    // With the admin API on, so that the paths docs/admin.md calls exist.
+    ipgate = await spawnIpgate({ REDIS_URL: redis.url, ADMIN_TOKEN: 'admin-token-0123456789' });
     await ipgate.waitForLog('redis connected');
   });
 
@@ -197,6 +198,8 @@ describe('ports, paths and headers', () => {
     expect(await status('GET', '/healthz')).toBe(200);
     expect(await status('GET', '/readyz')).toBe(200);
     expect(await status('GET', '/verify/')).toBe(404);
+    expect(await status('GET', '/metrics')).toBe(200);
+    expect(await status('GET', '/admin/grants')).toBe(401);
   });
 
   it.each(files)('%s calls ipgate only on its port and on paths it serves', async (path) => {

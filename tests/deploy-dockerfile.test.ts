@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SETTINGS } from '../src/config.js';
 import { readRepoFile } from './helpers/deploy-files.js';
@@ -20,6 +23,7 @@ const packageJson = JSON.parse(readRepoFile('package.json')) as {
   description: string;
   license: string;
   main: string;
+  bin?: Record<string, string>;
   scripts: Record<string, string>;
 };
 const stages = dockerStages(parseDockerfile(readRepoFile('Dockerfile')));
@@ -85,6 +89,31 @@ describe('the shipped image', () => {
     expect(
       all(runtime, 'RUN').some((run) => /\b(apk add|apt-get install)\b.*\btini\b/.test(run.args)),
     ).toBe(true);
+  });
+
+  it('puts the ipgate command line on PATH, running the cli.js the build emits', () => {
+    const wrapper = all(runtime, 'RUN').find((run) => run.args.includes('/usr/local/bin/ipgate'));
+    expect(wrapper?.args).toContain(`exec node /app/dist/cli.js "$@"`);
+    expect(wrapper?.args).toMatch(/chmod 755 \/usr\/local\/bin\/ipgate/);
+    expect(packageJson.bin).toEqual({ ipgate: 'dist/cli.js' });
+  });
+
+  it('writes a wrapper that hands every argument to node unchanged', async () => {
+    const wrapper = all(runtime, 'RUN').find((run) => run.args.includes('/usr/local/bin/ipgate'));
+    const dir = await mkdtemp(join(tmpdir(), 'ipgate-wrapper-'));
+    try {
+      // The same shell command, writing into a temporary folder, around a stand-in cli.js.
+      await writeFile(join(dir, 'cli.js'), 'console.log(JSON.stringify(process.argv.slice(2)))');
+      const script = (wrapper?.args ?? '')
+        .replaceAll('/usr/local/bin/ipgate', join(dir, 'ipgate'))
+        .replaceAll('/app/dist/cli.js', join(dir, 'cli.js'));
+      expect((await runCommand('sh', ['-c', script])).code).toBe(0);
+
+      const result = await runCommand(join(dir, 'ipgate'), ['grants', 'add', '--note', 'a b "c"']);
+      expect(JSON.parse(result.stdout)).toEqual(['grants', 'add', '--note', 'a b "c"']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('exposes the port ipgate listens on by default', () => {

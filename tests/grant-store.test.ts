@@ -118,3 +118,80 @@ describe('GrantStore', () => {
     }
   });
 });
+
+describe('GrantStore audit trail', () => {
+  async function audit(): Promise<Record<string, string>[]> {
+    const entries = (await store.auditTrail(50)).reverse();
+    return entries.map((entry) => ({ ...entry.fields }));
+  }
+
+  it('records a grant, a refresh, and nothing for a kept grant, in the same round trip', async () => {
+    const end = Date.now() + HOUR;
+    await store.put('198.51.100.7', { user: 'alice', eventId: 'e1' }, end, {
+      source: 'webhook',
+      ip: '198.51.100.7',
+    });
+    await store.put('198.51.100.7', { user: 'alice', eventId: 'e2' }, end + HOUR);
+    await store.put('198.51.100.7', { user: 'alice', eventId: 'old' }, end);
+
+    expect(await audit()).toEqual([
+      {
+        action: 'grant',
+        grant: '198.51.100.7',
+        user: 'alice',
+        event_id: 'e1',
+        ip: '198.51.100.7',
+        source: 'webhook',
+        expires_at: new Date(end).toISOString(),
+      },
+      {
+        action: 'refresh',
+        grant: '198.51.100.7',
+        user: 'alice',
+        event_id: 'e2',
+        ip: '',
+        source: 'webhook',
+        expires_at: new Date(end + HOUR).toISOString(),
+      },
+    ]);
+  });
+
+  it('records a revoke with the user the grant had, and nothing for a missing grant', async () => {
+    await redis.set('test:ip:198.51.100.7', '{"user":"bob","event_id":"e9"}', 'EX', 60);
+    await redis.set('test:ip:198.51.100.8', 'carol', 'EX', 60);
+    expect(await store.revoke('198.51.100.7', { source: 'cli' })).toEqual({
+      user: 'bob',
+      eventId: 'e9',
+    });
+    await store.revoke('198.51.100.8', { source: 'admin' });
+    expect(await store.revoke('198.51.100.9', { source: 'admin' })).toBeUndefined();
+
+    expect(await audit()).toEqual([
+      { action: 'revoke', grant: '198.51.100.7', user: 'bob', event_id: 'e9', source: 'cli' },
+      { action: 'revoke', grant: '198.51.100.8', user: 'carol', event_id: '', source: 'admin' },
+    ]);
+  });
+
+  it('stores the grant even when the audit stream cannot be written', async () => {
+    await redis.set('test:audit', 'not a stream');
+    const outcome = await store.put('198.51.100.7', { user: 'alice' }, Date.now() + HOUR);
+    expect(outcome.status).toBe('stored');
+    expect(await store.find('198.51.100.7')).toEqual({ user: 'alice' });
+    expect(await store.revoke('198.51.100.7', { source: 'admin' })).toEqual({ user: 'alice' });
+  });
+
+  it('keeps the stream capped near 10,000 entries', async () => {
+    for (let batch = 0; batch < 11; batch++) {
+      const pipeline = redis.pipeline();
+      for (let index = 0; index < 1000; index++) {
+        pipeline.xadd('test:audit', '*', 'action', 'seed');
+      }
+      await pipeline.exec();
+    }
+    expect(await redis.xlen('test:audit')).toBe(11_000);
+    await store.put('198.51.100.7', { user: 'alice' }, Date.now() + HOUR);
+    const length = await redis.xlen('test:audit');
+    expect(length).toBeGreaterThanOrEqual(10_000);
+    expect(length).toBeLessThan(10_200);
+  });
+});

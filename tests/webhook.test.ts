@@ -126,7 +126,7 @@ describe('POST /authentik/webhook', () => {
       error: 'invalid_payload',
       message: 'client_ip "203.0.113.999" is not an IP address',
     });
-    expect(await ipgate.redis.keys('*')).toEqual(['ipgate:ip:203.0.113.45']);
+    expect(await ipgate.redis.keys('ipgate:ip:*')).toEqual(['ipgate:ip:203.0.113.45']);
   });
 
   it('answers 413 to a body over 64 KiB', async () => {

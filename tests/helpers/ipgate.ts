@@ -60,16 +60,21 @@ export async function startIpgate(
   const { port } = server.address() as AddressInfo;
   // Wait (a while) for Redis and the grant-change subscription; a test may also start
   // ipgate against a Redis that is down on purpose.
-  const deadline = Date.now() + 2000;
-  while (!(redis.status === 'ready' && backend.events.live) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  const connected = async (waitMs: number) => {
+    const deadline = Date.now() + waitMs;
+    while (!(redis.status === 'ready' && backend.events.live) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  };
+  await connected(2000);
 
   return {
     url: `http://127.0.0.1:${port}`,
     logs,
     redis,
     async reset() {
+      // A test that restarted Redis leaves ipgate reconnecting (up to 500 ms between tries).
+      await connected(3000);
       await redis.flushall();
       backend.cache.clear();
     },

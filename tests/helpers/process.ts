@@ -34,7 +34,9 @@ export async function spawnIpgate(env: Record<string, string>): Promise<IpgatePr
     }
   });
   const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
+    // 'close', not 'exit': it comes after stdout has been read to the end, so the last
+    // log lines are in `lines` by then.
+    child.once('close', (code) => resolve(code)),
   );
 
   return {
