@@ -1,0 +1,12 @@
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
+
+// The baseline ipgate is measured against: a Hono app on @hono/node-server that decides
+// nothing. `/denied` answers like a denial (403, a short text, no-store); every other
+// path answers 200 with an empty body. Run by the benchmark as its own process.
+const app = new Hono();
+
+app.all('/denied', (c) => c.text('Forbidden\n', 403, { 'Cache-Control': 'no-store' }));
+app.all('*', (c) => c.body(null, 200));
+
+serve({ fetch: app.fetch, port: Number(process.env.PORT ?? 3000), hostname: '127.0.0.1' });
