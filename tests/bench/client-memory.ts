@@ -16,7 +16,8 @@ const DONE_LINE = 'distinct clients sent';
 /**
  * Starts a fresh ipgate with the default cache (CACHE_SIZE=100000), and sends every
  * request from a new address (tests/bench/distinct-clients.lua, half IPv4, half IPv6
- * /64s), one wrk thread, until `clients` answers or 10 minutes, whichever is first.
+ * /64s), one wrk thread, until `clients` answers or 10 minutes, whichever is first. A run
+ * cut short by the time limit reports the clients it sent, and fails its target.
  */
 export async function measureClientMemory(
   redisUrl: string,
@@ -35,9 +36,6 @@ export async function measureClientMemory(
       scriptArgs: [String(options.distinctClients), '1'],
       stopAfter: { line: DONE_LINE, times: 1 },
     });
-    if (result.requests < options.distinctClients) {
-      throw new Error(`only ${result.requests} of ${options.distinctClients} clients were sent`);
-    }
     const after = await memoryOf(ipgate.pid);
     return {
       clients: result.requests,

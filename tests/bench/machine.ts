@@ -1,5 +1,5 @@
+import { spawn } from 'node:child_process';
 import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
-import { runCommand } from '../helpers/run-command.js';
 
 /** What the numbers were measured on. */
 export interface Machine {
@@ -18,10 +18,6 @@ export interface Machine {
 
 /** Reads the machine's CPUs, memory and the versions of every program the run uses. */
 export async function describeMachine(): Promise<Machine> {
-  const firstLine = async (command: string, args: string[]) => {
-    const result = await runCommand(command, args, { timeoutMs: 10_000 });
-    return `${result.stdout}${result.stderr}`.split('\n')[0]?.trim() ?? '';
-  };
   const load = loadavg()[0] ?? 0;
   return {
     cpus: availableParallelism(),
@@ -35,4 +31,21 @@ export async function describeMachine(): Promise<Machine> {
     loadBefore: load,
     loadAfter: load,
   };
+}
+
+// The first line a program prints (standard output, else standard error); `wrk -v` prints
+// its version and then fails for want of a URL.
+function firstLine(command: string, args: readonly string[]): Promise<string> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    text += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    text += chunk;
+  });
+  return new Promise((resolve) => {
+    child.once('error', () => resolve('not found'));
+    child.once('close', () => resolve(text.split('\n')[0]?.trim() ?? ''));
+  });
 }

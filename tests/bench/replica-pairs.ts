@@ -1,6 +1,7 @@
 import type { RedisServer } from '../helpers/redis-server.js';
 import type { BenchOptions } from './options.js';
-import { startIpgateProcess } from './processes.js';
+import { warm } from './pairs.js';
+import { type BenchProcess, startIpgateProcess } from './processes.js';
 import { measurePropagation, type PropagationResult } from './replicas.js';
 
 type Log = (message: string) => void;
@@ -21,7 +22,7 @@ export async function measureReplicas(
   const client = redis.client();
   try {
     log(`two replicas, keyspace notifications on: ${options.loginTrials} login trials`);
-    const auto = await withReplicas(redis.url, 'auto', (replicas) =>
+    const auto = await withReplicas(redis.url, 'auto', options, (replicas) =>
       measurePropagation({
         replicas,
         redis: client,
@@ -33,7 +34,7 @@ export async function measureReplicas(
       }),
     );
     log(`two replicas, REDIS_KEYSPACE_EVENTS=off: ${options.loginTrials} login trials`);
-    const off = await withReplicas(redis.url, 'off', (replicas) =>
+    const off = await withReplicas(redis.url, 'off', options, (replicas) =>
       measurePropagation({
         replicas,
         redis: client,
@@ -50,30 +51,31 @@ export async function measureReplicas(
   }
 }
 
+type Replicas = [BenchProcess, BenchProcess];
+
+// Each replica gets the same warm-up as every other server, on a client without a grant.
 async function withReplicas<T>(
   redisUrl: string,
   keyspace: 'auto' | 'off',
-  measure: (
-    replicas: [
-      Awaited<ReturnType<typeof startIpgateProcess>>,
-      Awaited<ReturnType<typeof startIpgateProcess>>,
-    ],
-  ) => Promise<T>,
+  options: BenchOptions,
+  measure: (replicas: Replicas) => Promise<T>,
 ): Promise<T> {
   const env = {
     REDIS_URL: redisUrl,
     GRANT_TTL: `${GRANT_TTL_SECONDS}s`,
     REDIS_KEYSPACE_EVENTS: keyspace,
   };
-  const first = await startIpgateProcess(`replica 1 (${keyspace})`, env);
+  const shape = { seconds: options.warmupSeconds, connections: options.connections, rounds: 1 };
+  const started: BenchProcess[] = [];
   try {
-    const second = await startIpgateProcess(`replica 2 (${keyspace})`, env);
-    try {
-      return await measure([first, second]);
-    } finally {
-      await second.stop();
+    for (const name of ['replica 1', 'replica 2']) {
+      const replica = await startIpgateProcess(`${name} (${keyspace})`, env);
+      started.push(replica);
+      const side = { label: name, url: `${replica.url}/verify` };
+      await warm({ ...side, headers: { 'X-Forwarded-For': '192.0.2.99' } }, shape);
     }
+    return await measure(started as Replicas);
   } finally {
-    await first.stop();
+    for (const replica of started) await replica.stop();
   }
 }
