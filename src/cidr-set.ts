@@ -5,13 +5,20 @@ import type { IpAddress } from './ip-address.js';
 const EMPTY = 0;
 const COVERED = -1;
 
+// Bits resolved by the first level, which is indexed directly by the address's first word.
+const TOP_BITS = 16;
+
 /**
- * A binary trie over address bits. Two child slots per node live in one Int32Array, so a
- * lookup walks at most one node per bit (32 for IPv4, 128 for IPv6) however many networks
- * were added, and allocates nothing.
+ * A binary trie over address bits, below a first level of 65,536 slots indexed by the
+ * first 16 bits. Two child slots per node live in one Int32Array, so a lookup reads one
+ * first-level slot and then walks at most one node per remaining bit (16 for IPv4, 112
+ * for IPv6) however many networks were added, and allocates nothing. The first level
+ * takes 256 KiB and is only allocated once a network longer than /0 is added.
  */
 class BitTrie {
+  #top: Int32Array | undefined;
   #slots = new Int32Array(64);
+  // Node 0 is never used, so that 0 can mean "no child" in both levels.
   #nodes = 1;
   #everything = false;
 
@@ -20,8 +27,19 @@ class BitTrie {
       this.#everything = true;
       return;
     }
-    let node = 0;
-    for (let bit = 0; bit < length; bit++) {
+    this.#top ??= new Int32Array(1 << TOP_BITS);
+    const first = words[0] ?? 0;
+    if (length <= TOP_BITS) {
+      // A short network covers a run of first-level slots, and everything below them.
+      this.#top.fill(COVERED, first, first + (1 << (TOP_BITS - length)));
+      return;
+    }
+
+    const top = this.#top[first] ?? EMPTY;
+    if (top === COVERED) return;
+    let node = top === EMPTY ? this.#addNode() : top;
+    this.#top[first] = node;
+    for (let bit = TOP_BITS; bit < length; bit++) {
       const slot = node * 2 + bitAt(words, bit);
       const child = this.#slots[slot] ?? EMPTY;
       if (child === COVERED) return;
@@ -29,15 +47,25 @@ class BitTrie {
         this.#slots[slot] = COVERED;
         return;
       }
-      node = child === EMPTY ? this.#addNode(slot) : child;
+      if (child === EMPTY) {
+        node = this.#addNode();
+        this.#slots[slot] = node;
+      } else {
+        node = child;
+      }
     }
   }
 
   contains(words: readonly number[], width: number): boolean {
     if (this.#everything) return true;
-    let node = 0;
-    for (let bit = 0; bit < width; bit++) {
-      const child = this.#slots[node * 2 + bitAt(words, bit)] ?? EMPTY;
+    if (this.#top === undefined) return false;
+    let node = this.#top[words[0] ?? 0] ?? EMPTY;
+    if (node === COVERED) return true;
+    if (node === EMPTY) return false;
+
+    const slots = this.#slots;
+    for (let bit = TOP_BITS; bit < width; bit++) {
+      const child = slots[node * 2 + bitAt(words, bit)] ?? EMPTY;
       if (child === COVERED) return true;
       if (child === EMPTY) return false;
       node = child;
@@ -45,15 +73,13 @@ class BitTrie {
     return false;
   }
 
-  #addNode(parentSlot: number): number {
+  #addNode(): number {
     if ((this.#nodes + 1) * 2 > this.#slots.length) {
       const grown = new Int32Array(this.#slots.length * 2);
       grown.set(this.#slots);
       this.#slots = grown;
     }
-    const node = this.#nodes++;
-    this.#slots[parentSlot] = node;
-    return node;
+    return this.#nodes++;
   }
 }
 

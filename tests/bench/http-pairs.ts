@@ -1,0 +1,148 @@
+import { startCaddy } from '../helpers/proxies.js';
+import type { BenchOptions } from './options.js';
+import { measurePair, type Pair, type PairResult, type Side, warm } from './pairs.js';
+import {
+  ask,
+  type BenchProcess,
+  login,
+  startBareApp,
+  startIpgateProcess,
+  stopOnFailure,
+  verifyStatus,
+} from './processes.js';
+
+/** The clients of the `/verify` pairs: one with a grant, one static, one denied. */
+export const CLIENTS = {
+  granted: '203.0.113.7',
+  static: '198.51.100.7',
+  denied: '192.0.2.99',
+} as const;
+
+type Log = (message: string) => void;
+
+/**
+ * Starts ipgate, the bare Hono app, an upstream app and two Caddy servers (forward_auth
+ * to ipgate, and to the bare app), warming each right after it starts, then measures the
+ * pairs picked by `--only` (http, caddy), each interleaved.
+ */
+export async function measureHttpPairs(
+  redisUrl: string,
+  options: BenchOptions,
+  log: Log,
+): Promise<PairResult[]> {
+  const wanted = ['http', 'caddy'].filter((s) => options.sections.has(s as 'http' | 'caddy'));
+  if (wanted.length === 0) return [];
+  const shape = {
+    seconds: options.seconds,
+    connections: options.connections,
+    rounds: options.rounds,
+  };
+  const warmShape = { ...shape, seconds: options.warmupSeconds };
+  const started: { stop(): Promise<void> }[] = [];
+
+  try {
+    log('starting ipgate and the bare app, each warmed right after it starts');
+    const ipgate = await startIpgateProcess('ipgate', {
+      REDIS_URL: redisUrl,
+      STATIC_CIDRS: '198.51.100.0/24',
+    });
+    started.push(ipgate);
+    await login(ipgate.url, CLIENTS.granted);
+    // Behind Caddy without trusted_proxies, ipgate sees Caddy's peer: the benchmark itself.
+    await login(ipgate.url, '127.0.0.1');
+    const verify = (client: string): Side => ({
+      label: `ipgate /verify (${client})`,
+      url: `${ipgate.url}/verify`,
+      headers: { 'X-Forwarded-For': client },
+    });
+    await warm(verify(CLIENTS.granted), warmShape);
+
+    const bare = await startBareApp('bare Hono app');
+    started.push(bare);
+    const bare200: Side = { label: 'bare Hono 200', url: `${bare.url}/verify` };
+    const bare403: Side = { label: 'bare Hono 403', url: `${bare.url}/denied` };
+    await warm(bare200, warmShape);
+    await expectStatuses(ipgate, bare);
+
+    const pairs: Pair[] = [];
+    if (options.sections.has('http')) {
+      pairs.push(
+        {
+          name: 'granted IP',
+          a: verify(CLIENTS.granted),
+          b: bare200,
+          minThroughput: 0.9,
+          maxP99: 1.2,
+        },
+        {
+          name: 'static IP',
+          a: verify(CLIENTS.static),
+          b: bare200,
+          minThroughput: 0.9,
+          maxP99: 1.2,
+        },
+        { name: 'denied IP', a: verify(CLIENTS.denied), b: bare403, minThroughput: 0.9 },
+      );
+    }
+    if (options.sections.has('caddy')) {
+      pairs.push(await caddyPair(ipgate, bare, started, warmShape, log));
+    }
+
+    const results: PairResult[] = [];
+    for (const pair of pairs) {
+      log(`${pair.name}: ${pair.a.label} vs ${pair.b.label}, ${shape.rounds} rounds `);
+      results.push(await measurePair(pair, shape));
+    }
+    return results;
+  } finally {
+    for (const process of started.reverse()) await process.stop();
+  }
+}
+
+async function caddyPair(
+  ipgate: BenchProcess,
+  bare: BenchProcess,
+  started: { stop(): Promise<void> }[],
+  warmShape: { seconds: number; connections: number; rounds: number },
+  log: Log,
+): Promise<Pair> {
+  log('starting the upstream app and two Caddy servers (examples/Caddyfile)');
+  const upstream = await startBareApp('upstream app');
+  started.push(upstream);
+  await warm({ label: 'upstream', url: `${upstream.url}/` }, warmShape);
+
+  const gated = await startCaddy({ ipgatePort: ipgate.port, appPort: upstream.port });
+  started.push(gated);
+  stopOnFailure(() => gated.stop());
+  const gatedSide: Side = { label: 'Caddy → ipgate', url: `${gated.urls[4]}/` };
+  await warm(gatedSide, warmShape);
+
+  const plain = await startCaddy({ ipgatePort: bare.port, appPort: upstream.port });
+  started.push(plain);
+  stopOnFailure(() => plain.stop());
+  const plainSide: Side = { label: 'Caddy → bare 200', url: `${plain.urls[4]}/` };
+  await warm(plainSide, warmShape);
+
+  for (const side of [gatedSide, plainSide]) {
+    const status = (await ask(side.url)).status;
+    if (status !== 200) throw new Error(`${side.label} answered ${status}, not 200`);
+  }
+  return { name: 'Caddy forward_auth', a: gatedSide, b: plainSide, minThroughput: 0.95 };
+}
+
+async function expectStatuses(ipgate: BenchProcess, bare: BenchProcess): Promise<void> {
+  const expected: [string, number][] = [
+    [CLIENTS.granted, 200],
+    [CLIENTS.static, 200],
+    [CLIENTS.denied, 403],
+  ];
+  for (const [client, status] of expected) {
+    const actual = await verifyStatus(ipgate.url, client);
+    if (actual !== status)
+      throw new Error(`ipgate answered ${actual} for ${client}, not ${status}`);
+  }
+  const denied = await ask(`${bare.url}/denied`);
+  if (denied.status !== 403 || denied.headers['cache-control'] !== 'no-store') {
+    throw new Error(`the bare app's denial is wrong: ${denied.status}`);
+  }
+}

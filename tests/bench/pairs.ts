@@ -1,0 +1,99 @@
+import { median } from './stats.js';
+import { runWrk, type WrkResult } from './wrk.js';
+
+/** One side of a comparison: a URL and the headers wrk sends to it. */
+export interface Side {
+  readonly label: string;
+  readonly url: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** ipgate's side (`a`) against its baseline (`b`), with the targets it must meet. */
+export interface Pair {
+  readonly name: string;
+  readonly a: Side;
+  readonly b: Side;
+  /** Least throughput of a as a fraction of b's. */
+  readonly minThroughput: number;
+  /** Most p99 latency of a as a multiple of b's; undefined when there is no target. */
+  readonly maxP99?: number;
+}
+
+/** How each wrk run loads its server. */
+export interface LoadShape {
+  readonly seconds: number;
+  readonly connections: number;
+  readonly rounds: number;
+}
+
+/** Medians over the rounds of one pair, and the ratios a/b. */
+export interface PairResult {
+  readonly pair: Pair;
+  readonly a: Summary;
+  readonly b: Summary;
+  readonly throughputRatio: number;
+  readonly p99Ratio: number;
+  readonly runs: readonly { readonly a: WrkResult; readonly b: WrkResult }[];
+}
+
+interface Summary {
+  readonly requestsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+/** Loads one side once for `seconds`, as every server is warmed right after it starts. */
+export async function warm(side: Side, shape: LoadShape): Promise<void> {
+  await runWrk({ ...side, seconds: shape.seconds, connections: shape.connections });
+}
+
+/**
+ * Runs a, then b, then a again… for `rounds` rounds with the same wrk settings, so that
+ * drift in the machine's speed falls on both sides alike, and reports medians.
+ */
+export async function measurePair(pair: Pair, shape: LoadShape): Promise<PairResult> {
+  const runs: { a: WrkResult; b: WrkResult }[] = [];
+  for (let round = 0; round < shape.rounds; round++) {
+    const load = { seconds: shape.seconds, connections: shape.connections };
+    const a = await runWrk({ ...pair.a, ...load });
+    const b = await runWrk({ ...pair.b, ...load });
+    for (const [side, result] of [
+      [pair.a, a],
+      [pair.b, b],
+    ] as const) {
+      if (result.errors > 0 || !(result.requests > 0)) {
+        throw new Error(
+          `${side.label}: ${result.errors} socket errors, ${result.requests} requests`,
+        );
+      }
+    }
+    runs.push({ a, b });
+    process.stdout.write('.');
+  }
+
+  const a = summarise(runs.map((run) => run.a));
+  const b = summarise(runs.map((run) => run.b));
+  return {
+    pair,
+    a,
+    b,
+    throughputRatio: a.requestsPerSecond / b.requestsPerSecond,
+    p99Ratio: a.p99Ms / b.p99Ms,
+    runs,
+  };
+}
+
+function summarise(results: readonly WrkResult[]): Summary {
+  return {
+    requestsPerSecond: median(results.map((r) => r.requestsPerSecond)),
+    p50Ms: median(results.map((r) => r.p50Ms)),
+    p99Ms: median(results.map((r) => r.p99Ms)),
+  };
+}
+
+/** True when the pair meets its throughput target and, where it has one, its p99 target. */
+export function pairPasses(result: PairResult): boolean {
+  const { pair } = result;
+  const fastEnough = result.throughputRatio >= pair.minThroughput;
+  return fastEnough && (pair.maxP99 === undefined || result.p99Ratio <= pair.maxP99);
+}
