@@ -161,13 +161,15 @@ describe('the ipgate process', () => {
     // Well inside the 8 s deadline: no connection is left for the deadline to cut.
     expect(exitedAfter).toBeLessThan(4000);
 
-    // Answers were right up to the end; what failed was refused (a new connection) or
-    // raced the close of an idle kept-alive one, which proxies retry.
+    // Answers were right up to the end; what failed was sent after the signal and refused
+    // (a new connection) or raced the close of an idle kept-alive one, which proxies retry.
     const answered = load.samples.filter((s) => typeof s.status === 'number');
     expect(answered.length).toBeGreaterThan(20);
     expect(answered.filter((s) => s.status !== (s.ip === '192.0.2.7' ? 200 : 403))).toEqual([]);
+    // A connection still in the kernel's accept queue when ipgate stops listening is reset.
     const failed = load.samples.filter((s) => typeof s.status !== 'number');
-    expect(failed.filter((s) => s.status !== 'ECONNREFUSED' && !s.reused)).toEqual([]);
+    const refused = ['ECONNREFUSED', 'ECONNRESET'];
+    expect(failed.filter((s) => !refused.includes(s.status as string))).toEqual([]);
     expect(failed.filter((s) => s.sent < signalled)).toEqual([]);
     console.info(
       JSON.stringify({
