@@ -184,6 +184,13 @@ async function main(): Promise<void> {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   };
+  // Ctrl-C or a CI timeout ends redis-server and ipgate too.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      cleanup();
+      process.exit(1);
+    });
+  }
   process.on('exit', cleanup);
 
   const redisArgs = [
@@ -299,6 +306,8 @@ async function main(): Promise<void> {
   if (code !== 0) fail(`ipgate exit ${code}`);
   redis.disconnect();
   agent.destroy();
+  // The redis-server child would keep this process alive: end it, then exit.
+  cleanup();
 
   const passed = errors.size === 0 && growth <= MAX_RSS_GROWTH;
   console.log(
@@ -306,7 +315,7 @@ async function main(): Promise<void> {
       ? 'soak passed'
       : `soak FAILED: ${JSON.stringify(Object.fromEntries(errors))}, RSS growth ${summary.rssMiB.growthPercent} %`,
   );
-  process.exitCode = passed ? 0 : 1;
+  process.exit(passed ? 0 : 1);
 }
 
 await main();
