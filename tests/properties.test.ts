@@ -412,9 +412,13 @@ describe('webhook bodies, whatever they hold', () => {
                 .join(':')}/64`;
         if (
           address.family === 4 &&
-          (address.bits >> 28n === 14n || address.bits === 0n || address.bits === 0xffffffffn)
+          (address.bits >> 28n === 14n ||
+            address.bits >> 24n === 0n ||
+            address.bits === 0xffffffffn)
         ) {
-          return; // multicast, unspecified, broadcast: not client addresses
+          // Multicast (224/4), "this network" (0/8), broadcast: not client addresses.
+          expect(JSON.parse(response.body)).toMatchObject({ status: 'ignored' });
+          return;
         }
         expect(response.status).toBe(200);
         const answer = JSON.parse(response.body) as { status: string; grant: string };
