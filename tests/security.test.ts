@@ -128,6 +128,21 @@ describe('the webhook secret', () => {
     expect(await attempts()).toEqual([503, 503, 401, 401, 401]);
     await redis.launch();
 
+    for (let i = 0; i < 100 && (await request(`${ipgate.url}/readyz`)).status !== 200; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    // The webhook routed behind the gate: the proxy asks /verify with the URI, token and all.
+    const forwarded = await request(`${ipgate.url}/verify`, {
+      headers: [
+        ['X-Forwarded-For', '198.51.100.7'],
+        ['X-Forwarded-Uri', `/authentik/webhook?a=1&token=${SECRET}&b=2`],
+      ],
+    });
+    expect(forwarded.status).toBe(403); // Redis restarted empty above
+    expect(ipgate.logs.withMessage('decision').at(-1)).toMatchObject({
+      uri: '/authentik/webhook?a=1&token=[redacted]&b=2',
+    });
+
     expect(ipgate.logs.raw.length).toBeGreaterThan(5);
     expect(ipgate.logs.raw.join('\n')).not.toContain(SECRET);
   });
