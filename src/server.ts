@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { createAdaptorServer } from '@hono/node-server';
 import type { Hono } from 'hono';
 
@@ -13,12 +13,78 @@ export const KEEP_ALIVE_TIMEOUT_MS = 125_000;
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
 
-/** An HTTP server for the app, not yet listening. */
+/**
+ * How often Node looks for connections past those timeouts, in ms. Node's default (30 s)
+ * would let a client that trickles its headers hold a connection for up to 40 s.
+ */
+export const TIMEOUT_CHECK_INTERVAL_MS = 1000;
+
+/**
+ * Largest request head (request line and headers), in bytes; larger ones get 431.
+ * Traefik and Caddy forward the client's own headers, cookies included, so this matches
+ * nginx's default for a whole head (4 buffers of 8 KiB) rather than Node's 16 KiB.
+ */
+export const MAX_HEADER_BYTES = 32 * 1024;
+
+/**
+ * Most header lines in one request; more get 431. Node itself would silently drop the
+ * lines past its own limit, and a dropped `X-Forwarded-For` line changes who the client
+ * is, so a request that has too many is refused whole.
+ */
+export const MAX_HEADER_COUNT = 200;
+
+/** Limits a test may shorten; production always uses the defaults above. */
+export interface ServerLimits {
+  readonly headersTimeoutMs?: number;
+  readonly requestTimeoutMs?: number;
+}
+
+/** An HTTP server for the app, not yet listening, with the limits above. */
 // biome-ignore lint/suspicious/noExplicitAny: the app's bindings type does not matter here.
-export function createServer(app: Hono<any>): Server {
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+export function createServer(app: Hono<any>, limits: ServerLimits = {}): Server {
+  const server = createAdaptorServer({
+    fetch: app.fetch,
+    serverOptions: {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+    },
+  }) as Server;
+  for (const listener of server.listeners('request') as RequestListener[]) {
+    server.removeListener('request', listener);
+    server.on('request', refuseTooManyHeaders(closeWhenStopping(server, listener)));
+  }
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
-  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  server.headersTimeout = limits.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
+  server.requestTimeout = limits.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  // One more than allowed, so that a request past the limit can be told apart.
+  server.maxHeadersCount = MAX_HEADER_COUNT + 1;
   return server;
+}
+
+// After close(), Node stops accepting and drops the connections idle at that moment, but
+// a kept-alive connection busy then stays open once its answer is sent, until the
+// shutdown deadline cuts it. Each answer given while stopping closes its connection.
+function closeWhenStopping(server: Server, listener: RequestListener): RequestListener {
+  return function answerThenClose(request: IncomingMessage, response: ServerResponse) {
+    if (!server.listening) response.setHeader('Connection', 'close');
+    response.once('finish', () => {
+      if (!server.listening) setImmediate(() => server.closeIdleConnections());
+    });
+    listener(request, response);
+  };
+}
+
+function refuseTooManyHeaders(listener: RequestListener): RequestListener {
+  return function checkHeaderCount(request: IncomingMessage, response: ServerResponse) {
+    if (request.rawHeaders.length / 2 <= MAX_HEADER_COUNT) {
+      listener(request, response);
+      return;
+    }
+    response.writeHead(431, {
+      'Cache-Control': 'no-store',
+      'Content-Type': 'text/plain; charset=UTF-8',
+      Connection: 'close',
+    });
+    response.end('Request Header Fields Too Large\n');
+  };
 }

@@ -121,6 +121,10 @@ function headerSafe(user: string): string {
   return /^[\x20-\x24\x26-\x7e]*$/.test(user) ? user : encodeURIComponent(user);
 }
 
+// The webhook's own `?token=<secret>` passes through here when the webhook is routed
+// behind the gate; a decision log must not keep it.
+const TOKEN_PARAMETER = /([?&]token=)[^&#]*/gi;
+
 // One info line per logged decision, with what the proxy's access log also shows. Header
 // values are the client's own words: truncated, under named fields.
 function logDecision(logger: Logger, decision: Decision, reason: string, c: VerifyContext): void {
@@ -131,7 +135,9 @@ function logDecision(logger: Logger, decision: Decision, reason: string, c: Veri
       reason,
       client: 'client' in decision ? decision.client.text : undefined,
       host: firstValue(headers['x-forwarded-host'])?.slice(0, 256),
-      path: firstValue(headers['x-forwarded-uri'])?.slice(0, 256),
+      path: firstValue(headers['x-forwarded-uri'])
+        ?.slice(0, 256)
+        .replace(TOKEN_PARAMETER, '$1[redacted]'),
       ...(decision.result === 'allow' && decision.reason === 'grant'
         ? { user: decision.user }
         : {}),

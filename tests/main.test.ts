@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from './helpers/free-port.js';
 import { request } from './helpers/http.js';
 import { SECRET } from './helpers/ipgate.js';
+import { VerifyLoad } from './helpers/load.js';
 import { type IpgateProcess, spawnIpgate } from './helpers/process.js';
 import { RedisServer } from './helpers/redis-server.js';
 
@@ -111,5 +112,73 @@ describe('the ipgate process', () => {
     const client = redis.client();
     expect(await client.get('ipgate:ip:198.51.100.7')).toContain('alice');
     client.disconnect();
+  });
+
+  it('on SIGTERM under load completes what is in flight, refuses the rest and exits 0 in 10 s', async () => {
+    const redis = await RedisServer.start();
+    cleanups.push(() => redis.destroy());
+    const ipgate = await run({
+      REDIS_URL: redis.url,
+      WEBHOOK_SECRET: SECRET,
+      STATIC_CIDRS: '192.0.2.0/24',
+    });
+    await ipgate.waitForLog('redis connected');
+    const { port } = new URL(ipgate.url);
+
+    // Three webhooks whose bodies are still on their way when the signal arrives.
+    const slow = await Promise.all(
+      ['198.51.100.1', '198.51.100.2', '198.51.100.3'].map(async (ip) => {
+        const body = JSON.stringify({ client_ip: ip, username: 'alice', action: 'login' });
+        const socket = connect(Number(port), '127.0.0.1');
+        await new Promise((resolve) => socket.once('connect', resolve));
+        socket.write(
+          `POST /authentik/webhook HTTP/1.1\r\nHost: ipgate\r\nAuthorization: Bearer ${SECRET}\r\n` +
+            `Content-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
+        );
+        const answer = new Promise<string>((resolve) => {
+          let text = '';
+          socket.on('data', (chunk) => {
+            text += chunk.toString();
+          });
+          socket.on('close', () => resolve(text));
+        });
+        return { socket, rest: body.slice(10), answer };
+      }),
+    );
+    const load = new VerifyLoad(ipgate.url, ['192.0.2.7', '198.51.100.9'], { maxMs: 15_000 });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+
+    const signalled = performance.now();
+    ipgate.child.kill('SIGTERM');
+    await ipgate.waitForLog('shutting down');
+    await expect(request(`${ipgate.url}/healthz`)).rejects.toThrow(/ECONNREFUSED/);
+    for (const { socket, rest } of slow) socket.write(rest);
+
+    for (const { answer } of slow) expect(await answer).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(await ipgate.exited).toBe(0);
+    const exitedAfter = performance.now() - signalled;
+    await load.stop();
+    // Well inside the 8 s deadline: no connection is left for the deadline to cut.
+    expect(exitedAfter).toBeLessThan(4000);
+
+    // Answers were right up to the end; what failed was sent after the signal and refused
+    // (a new connection) or raced the close of an idle kept-alive one, which proxies retry.
+    const answered = load.samples.filter((s) => typeof s.status === 'number');
+    expect(answered.length).toBeGreaterThan(20);
+    expect(answered.filter((s) => s.status !== (s.ip === '192.0.2.7' ? 200 : 403))).toEqual([]);
+    // A connection still in the kernel's accept queue when ipgate stops listening is reset.
+    const failed = load.samples.filter((s) => typeof s.status !== 'number');
+    const refused = ['ECONNREFUSED', 'ECONNRESET'];
+    expect(failed.filter((s) => !refused.includes(s.status as string))).toEqual([]);
+    expect(failed.filter((s) => s.sent < signalled)).toEqual([]);
+    console.info(
+      JSON.stringify({
+        sigterm: {
+          exitMs: Math.round(exitedAfter),
+          answered: answered.length,
+          refused: failed.length,
+        },
+      }),
+    );
   });
 });

@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import type { Redis } from 'ioredis';
@@ -5,7 +6,7 @@ import { createApp } from '../../src/app.js';
 import { openBackend } from '../../src/backend.js';
 import { parseConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { createServer } from '../../src/server.js';
+import { createServer, type ServerLimits } from '../../src/server.js';
 
 /** Log lines captured from a logger, parsed. */
 export class LogCapture extends Writable {
@@ -29,6 +30,7 @@ export class LogCapture extends Writable {
 
 export interface TestIpgate {
   readonly url: string;
+  readonly server: Server;
   readonly logs: LogCapture;
   readonly redis: Redis;
   /** Empties Redis and the decision cache (FLUSHALL produces no keyspace events). */
@@ -42,7 +44,7 @@ export interface TestIpgate {
  */
 export async function startIpgate(
   env: Record<string, string>,
-  options: { now?: () => number } = {},
+  options: { now?: () => number; limits?: ServerLimits } = {},
 ): Promise<TestIpgate> {
   const config = parseConfig({ LOG_LEVEL: 'debug', ...env });
   const logs = new LogCapture();
@@ -54,7 +56,7 @@ export async function startIpgate(
     logger,
     ...(options.now ? { now: options.now } : {}),
   });
-  const server = createServer(app);
+  const server = createServer(app, options.limits);
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -70,6 +72,7 @@ export async function startIpgate(
 
   return {
     url: `http://127.0.0.1:${port}`,
+    server,
     logs,
     redis,
     async reset() {

@@ -56,6 +56,16 @@ export class RedisServer {
     await exited;
   }
 
+  /** Kills the server (SIGKILL): no shutdown, no final write; waits for it to exit. */
+  async kill(): Promise<void> {
+    const child = this.#process;
+    this.#process = undefined;
+    if (child === undefined || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
   /** Pauses (SIGSTOP) or resumes (SIGCONT) the server process: a hang, not a refusal. */
   signal(name: 'SIGSTOP' | 'SIGCONT'): void {
     this.#process?.kill(name);
