@@ -164,7 +164,7 @@ export function describeGrant(listed: ListedGrant) {
 }
 
 // The cache of every replica drops the grant; a failed announcement still leaves the
-// revoke in Redis, where cached answers end within CACHE_TTL (or 1 s without keyspace).
+// revoke in Redis, where cached answers end within CACHE_TTL (or 750 ms without keyspace notifications).
 async function announce(options: AdminOptions, grant: string): Promise<void> {
   await options.events.announce(grant).catch((error: unknown) => {
     options.logger.warn({ err: error, grant }, 'grant changed but not announced');

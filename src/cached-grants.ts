@@ -5,9 +5,9 @@ import type { GrantRecord, GrantStore } from './grant-store.js';
 /**
  * Longest a cached answer lives when Redis does not report changes made outside ipgate
  * (no keyspace notifications), in ms: a `redis-cli DEL` or `SET` then takes effect
- * within this time on every replica.
+ * within this time on every replica, well inside a second.
  */
-export const FALLBACK_CACHE_MS = 1000;
+export const FALLBACK_CACHE_MS = 750;
 
 /**
  * Finds grants through the cache. An allow is kept until the grant ends or `ttlMs`

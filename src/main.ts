@@ -8,6 +8,9 @@ import { createServer } from './server.js';
 /** Longest a graceful shutdown may take before open connections are cut, in ms. */
 const SHUTDOWN_DEADLINE_MS = 8000;
 
+/** How often idle connections are dropped while shutting down, in ms. */
+const SHUTDOWN_SWEEP_MS = 50;
+
 function readConfig(): Config {
   try {
     return parseConfig(process.env);
@@ -42,6 +45,9 @@ function start(config: Config, logger: Logger): void {
     if (stopping) return;
     stopping = true;
     setTimeout(() => server.closeAllConnections(), SHUTDOWN_DEADLINE_MS).unref();
+    // close() drops the connections idle at that moment; a kept-alive connection busy then
+    // becomes idle once its answer is sent, and is dropped by this sweep.
+    setInterval(() => server.closeIdleConnections(), SHUTDOWN_SWEEP_MS).unref();
     // close() stops accepting, lets in-flight requests finish, and drops idle keep-alives.
     server.close(() => {
       backend.close('quit').then(() => exit(logger, 0));

@@ -51,7 +51,7 @@ export function createServer(app: Hono<any>, limits: ServerLimits = {}): Server 
   }) as Server;
   for (const listener of server.listeners('request') as RequestListener[]) {
     server.removeListener('request', listener);
-    server.on('request', refuseTooManyHeaders(closeWhenStopping(server, listener)));
+    server.on('request', refuseTooManyHeaders(listener));
   }
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = limits.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
@@ -59,19 +59,6 @@ export function createServer(app: Hono<any>, limits: ServerLimits = {}): Server 
   // One more than allowed, so that a request past the limit can be told apart.
   server.maxHeadersCount = MAX_HEADER_COUNT + 1;
   return server;
-}
-
-// After close(), Node stops accepting and drops the connections idle at that moment, but
-// a kept-alive connection busy then stays open once its answer is sent, until the
-// shutdown deadline cuts it. Each answer given while stopping closes its connection.
-function closeWhenStopping(server: Server, listener: RequestListener): RequestListener {
-  return function answerThenClose(request: IncomingMessage, response: ServerResponse) {
-    if (!server.listening) response.setHeader('Connection', 'close');
-    response.once('finish', () => {
-      if (!server.listening) setImmediate(() => server.closeIdleConnections());
-    });
-    listener(request, response);
-  };
 }
 
 function refuseTooManyHeaders(listener: RequestListener): RequestListener {

@@ -133,7 +133,7 @@ describe('the shipped image', () => {
 
   it('starts with the same command as npm start, on the file the build emits from src/main.ts', () => {
     expect(execForm(last(runtime, 'CMD').args)).toEqual(packageJson.scripts.start?.split(' '));
-    expect(packageJson.scripts.start).toBe(`node ${packageJson.main}`);
+    expect(packageJson.scripts.start).toBe(`node --optimize-for-size ${packageJson.main}`);
 
     const buildConfig = JSON.parse(readRepoFile('tsconfig.build.json')) as {
       compilerOptions: { rootDir: string; outDir: string };

@@ -68,8 +68,9 @@ ran on the machine at the same time, which widens the spread of the rounds.
   1.5 s later; the time runs from the grant's end until both answer \`403\`. Each time
   ends when the first request that got the new answer was sent. DEL and TTL
   trials run ten at a time, polling every 2 ms. All of it is repeated with
-  \`REDIS_KEYSPACE_EVENTS=off\`, where only the 1 s fallback lifetime catches a \`DEL\`.
-- **ipgate memory:** a fresh ipgate (default cache) is asked \`/verify\` by
+  \`REDIS_KEYSPACE_EVENTS=off\`, where only the 750 ms fallback lifetime catches a \`DEL\`.
+- **ipgate memory:** a fresh ipgate (default cache, started as \`npm start\` starts it, with
+  V8's \`--optimize-for-size\`, which collects garbage before the heap grows) is asked \`/verify\` by
   ${options.distinctClients.toLocaleString('en')} distinct clients, every request from a new
   address (tests/bench/distinct-clients.lua: half IPv4, half IPv6 /64s, none with a grant),
   then its resident set size is read from \`/proc/<pid>/status\` (\`VmRSS\`; \`VmHWM\` is
@@ -83,7 +84,7 @@ ran on the machine at the same time, which widens the spread of the rounds.
 ## How the numbers are obtained
 
 \`npm run bench\` builds ipgate (\`npm run build\`) and starts everything it needs on
-loopback: a private \`redis-server\` on a free port, \`node dist/main.js\` as the service
+loopback: a private \`redis-server\` on a free port, \`node --optimize-for-size dist/main.js\` (as \`npm start\` runs it) as the service
 runs in production, the bare app, and Caddy. Nothing else on the machine is used.
 
 - **Load generator: wrk** (the Debian package). It is a small C program, so on a 2-core
@@ -126,7 +127,7 @@ indexed by the address's first 16 bits.
   (\`K\`, \`g\`, \`$\`, \`x\`, \`e\`) to what is already set and also listens to keyspace
   notifications, so a \`redis-cli DEL\` or \`SET\`, an expiry or an eviction is seen at once.
 - **Fallback:** where Redis refuses \`CONFIG\` (managed services, ACLs) or with
-  \`REDIS_KEYSPACE_EVENTS=off\`, cached answers live at most 1 s, so a change made outside
+  \`REDIS_KEYSPACE_EVENTS=off\`, cached answers live at most 750 ms, so a change made outside
   ipgate takes effect on every replica within a second.
 - **Lost contact:** the subscription is checked with \`PING\` every 250 ms. While it is
   down, or unanswered, nothing is cached and nothing cached is used; every reconnection
@@ -142,7 +143,7 @@ outlives a grant.
 | --- | --- | --- |
 | \`CACHE_SIZE\` | \`100000\` | most answers kept per replica; \`0\` turns the cache off and asks Redis on every request |
 | \`CACHE_TTL\` | \`60s\` | longest an answer lives when keyspace notifications are on; shorter means more Redis lookups |
-| \`REDIS_KEYSPACE_EVENTS\` | \`auto\` | \`off\` leaves the server's \`notify-keyspace-events\` alone; answers then live at most 1 s |
+| \`REDIS_KEYSPACE_EVENTS\` | \`auto\` | \`off\` leaves the server's \`notify-keyspace-events\` alone; answers then live at most 750 ms |
 
 Size \`CACHE_SIZE\` to the number of distinct clients (grants) active within \`CACHE_TTL\`;
 each answer costs a few hundred bytes. See [configuration.md](configuration.md).

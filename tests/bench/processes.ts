@@ -97,14 +97,21 @@ export async function login(baseUrl: string, client: string, agoMs = 0): Promise
   return Date.parse(answer.expiresAt);
 }
 
-/** Runs `node dist/main.js` (built first) with the given settings on a free port. */
+/** The arguments `npm start` gives node: `--optimize-for-size dist/main.js`. */
+async function startArguments(): Promise<string[]> {
+  const manifest = JSON.parse(await readFile('package.json', 'utf8')) as {
+    scripts: { start: string };
+  };
+  return manifest.scripts.start.split(' ').slice(1);
+}
+
+/** Runs ipgate (built first) as `npm start` does, with the given settings on a free port. */
 export async function startIpgateProcess(
   name: string,
   env: Record<string, string>,
-  nodeArgs: readonly string[] = [],
 ): Promise<BenchProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...nodeArgs, 'dist/main.js'], {
+  const child = spawn(process.execPath, await startArguments(), {
     env: {
       PATH: process.env.PATH,
       PORT: String(port),

@@ -12,7 +12,7 @@ const GRANT_TTL_SECONDS = 60;
 /**
  * Two ipgate replicas sharing the run's Redis, with keyspace notifications (the default,
  * `auto`), then two more with `REDIS_KEYSPACE_EVENTS=off`, which rely on grant
- * announcements and the 1 s fallback lifetime alone.
+ * announcements and the 750 ms fallback lifetime alone.
  */
 export async function measureReplicas(
   redis: RedisServer,
