@@ -1,34 +1,21 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { request } from './helpers/http.js';
-import { SECRET, startIpgate, type TestIpgate } from './helpers/ipgate.js';
-import { RedisServer } from './helpers/redis-server.js';
+import { SECRET, startIpgate, useIpgate } from './helpers/ipgate.js';
 
 const TOKEN = 'admin-token-0123456789abcdef';
 
-let redis: RedisServer;
-let ipgate: TestIpgate;
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-  ipgate = await startIpgate({
-    REDIS_URL: redis.url,
-    WEBHOOK_SECRET: SECRET,
-    ADMIN_TOKEN: TOKEN,
-    TRUSTED_PROXIES: '127.0.0.1',
-  });
-});
-
-afterAll(async () => {
-  await ipgate.close();
-  await redis.destroy();
+const running = useIpgate({
+  WEBHOOK_SECRET: SECRET,
+  ADMIN_TOKEN: TOKEN,
+  TRUSTED_PROXIES: '127.0.0.1',
 });
 
 beforeEach(async () => {
-  await ipgate.reset();
+  await running.ipgate.reset();
 });
 
 function admin(method: string, path: string, body?: unknown, token = TOKEN) {
-  return request(`${ipgate.url}/admin${path}`, {
+  return request(`${running.ipgate.url}/admin${path}`, {
     method,
     headers: [
       ['Authorization', `Bearer ${token}`],
@@ -39,7 +26,7 @@ function admin(method: string, path: string, body?: unknown, token = TOKEN) {
 }
 
 function verify(client: string) {
-  return request(`${ipgate.url}/verify`, { headers: [['X-Forwarded-For', client]] });
+  return request(`${running.ipgate.url}/verify`, { headers: [['X-Forwarded-For', client]] });
 }
 
 const json = (body: string) => JSON.parse(body) as Record<string, unknown>;
@@ -47,7 +34,7 @@ const json = (body: string) => JSON.parse(body) as Record<string, unknown>;
 describe('admin API', () => {
   it('answers 401 to a missing or wrong token', async () => {
     expect((await admin('GET', '/grants', undefined, 'wrong-token-0123456789')).status).toBe(401);
-    const response = await request(`${ipgate.url}/admin/grants`);
+    const response = await request(`${running.ipgate.url}/admin/grants`);
     expect(response.status).toBe(401);
     expect(json(response.body)).toEqual({
       error: 'unauthorized',
@@ -110,7 +97,7 @@ describe('admin API', () => {
     expect(response.status).toBe(400);
     expect(json(response.body).error).toBe(error);
     expect(json(response.body).message).toContain(message);
-    expect(await ipgate.redis.keys('ipgate:ip:*')).toEqual([]);
+    expect(await running.ipgate.redis.keys('ipgate:ip:*')).toEqual([]);
   });
 
   it('refuses a body that is not a JSON object', async () => {
@@ -175,7 +162,7 @@ describe('admin API', () => {
     expect(response.status).toBe(200);
     const body = json(response.body) as { grants: string[] };
     expect(body.grants.sort()).toEqual(['198.51.100.7', '198.51.100.8']);
-    expect(await ipgate.redis.keys('ipgate:ip:*')).toEqual(['ipgate:ip:198.51.100.9']);
+    expect(await running.ipgate.redis.keys('ipgate:ip:*')).toEqual(['ipgate:ip:198.51.100.9']);
     expect((await admin('DELETE', '/grants')).status).toBe(400);
   });
 
@@ -187,7 +174,7 @@ describe('admin API', () => {
       note: 'vpn',
     });
     await admin('DELETE', '/grants/198.51.100.7');
-    const entries = await ipgate.redis.xrevrange('ipgate:audit', '+', '-');
+    const entries = await running.ipgate.redis.xrevrange('ipgate:audit', '+', '-');
     const fields = entries.map(([, flat]) => Object.fromEntries(pairs(flat)));
     expect(fields).toMatchObject([
       { action: 'revoke', grant: '198.51.100.7', user: 'alice', source: 'admin' },
@@ -198,7 +185,7 @@ describe('admin API', () => {
 
 describe('admin API without ADMIN_TOKEN', () => {
   it('answers 404', async () => {
-    const plain = await startIpgate({ REDIS_URL: redis.url });
+    const plain = await startIpgate({ REDIS_URL: running.redis.url });
     try {
       const response = await request(`${plain.url}/admin/grants`, {
         headers: [['Authorization', `Bearer ${TOKEN}`]],

@@ -1,34 +1,22 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Metrics } from '../src/metrics.js';
 import { request } from './helpers/http.js';
-import { SECRET, startIpgate, type TestIpgate } from './helpers/ipgate.js';
+import { SECRET, startIpgate, useIpgate } from './helpers/ipgate.js';
 import { RedisServer } from './helpers/redis-server.js';
 
 const METRICS_TOKEN = 'metrics-token-0123456789';
 
-let redis: RedisServer;
-let ipgate: TestIpgate;
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-  ipgate = await startIpgate({
-    REDIS_URL: redis.url,
-    WEBHOOK_SECRET: SECRET,
-    STATIC_CIDRS: '192.0.2.0/24',
-    TRUSTED_PROXIES: '127.0.0.1',
-  });
-});
-
-afterAll(async () => {
-  await ipgate.close();
-  await redis.destroy();
+const running = useIpgate({
+  WEBHOOK_SECRET: SECRET,
+  STATIC_CIDRS: '192.0.2.0/24',
+  TRUSTED_PROXIES: '127.0.0.1',
 });
 
 function verify(client: string) {
-  return request(`${ipgate.url}/verify`, { headers: [['X-Forwarded-For', client]] });
+  return request(`${running.ipgate.url}/verify`, { headers: [['X-Forwarded-For', client]] });
 }
 
-async function scrape(url = ipgate.url): Promise<Map<string, number>> {
+async function scrape(url = running.ipgate.url): Promise<Map<string, number>> {
   const response = await request(`${url}/metrics`);
   expect(response.status).toBe(200);
   expect(response.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
@@ -43,12 +31,12 @@ async function scrape(url = ipgate.url): Promise<Map<string, number>> {
 
 describe('GET /metrics', () => {
   it('counts decisions by result and reason, cache hits and misses, and latency', async () => {
-    await ipgate.redis.set('ipgate:ip:198.51.100.7', '{"user":"alice"}', 'EX', 600);
+    await running.ipgate.redis.set('ipgate:ip:198.51.100.7', '{"user":"alice"}', 'EX', 600);
     await verify('192.0.2.1');
     await verify('198.51.100.7');
     await verify('198.51.100.7');
     await verify('203.0.113.9');
-    await request(`${ipgate.url}/verify`);
+    await request(`${running.ipgate.url}/verify`);
 
     const series = await scrape();
     expect(series.get('ipgate_decisions_total{result="allow",reason="static"}')).toBe(1);
@@ -72,7 +60,7 @@ describe('GET /metrics', () => {
 
   it('counts webhooks by outcome and grants written', async () => {
     const post = (headers: [string, string][], body: string) =>
-      request(`${ipgate.url}/authentik/webhook`, { method: 'POST', headers, body });
+      request(`${running.ipgate.url}/authentik/webhook`, { method: 'POST', headers, body });
     const auth: [string, string] = ['Authorization', `Bearer ${SECRET}`];
     await post(
       [auth],
@@ -89,7 +77,7 @@ describe('GET /metrics', () => {
   });
 
   it('asks for METRICS_TOKEN when one is set', async () => {
-    const guarded = await startIpgate({ REDIS_URL: redis.url, METRICS_TOKEN });
+    const guarded = await startIpgate({ REDIS_URL: running.redis.url, METRICS_TOKEN });
     try {
       expect((await request(`${guarded.url}/metrics`)).status).toBe(401);
       const response = await request(`${guarded.url}/metrics`, {

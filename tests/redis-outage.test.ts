@@ -1,33 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HEARTBEAT_MS } from '../src/grant-events.js';
 import { REDIS_TIMEOUT_MS } from '../src/redis.js';
 import { request } from './helpers/http.js';
-import { SECRET, startIpgate, type TestIpgate } from './helpers/ipgate.js';
-import { RedisServer } from './helpers/redis-server.js';
+import { SECRET, useIpgate } from './helpers/ipgate.js';
 
-let redis: RedisServer;
-let ipgate: TestIpgate;
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-  ipgate = await startIpgate({
-    REDIS_URL: redis.url,
-    WEBHOOK_SECRET: SECRET,
-    STATIC_CIDRS: '192.0.2.0/24',
-  });
-});
-
-afterAll(async () => {
-  await ipgate.close();
-  await redis.destroy();
+const running = useIpgate({
+  WEBHOOK_SECRET: SECRET,
+  STATIC_CIDRS: '192.0.2.0/24',
 });
 
 function verify(forwardedFor: string) {
-  return request(`${ipgate.url}/verify`, { headers: [['X-Forwarded-For', forwardedFor]] });
+  return request(`${running.ipgate.url}/verify`, { headers: [['X-Forwarded-For', forwardedFor]] });
 }
 
 function login(clientIp: string) {
-  return request(`${ipgate.url}/authentik/webhook`, {
+  return request(`${running.ipgate.url}/authentik/webhook`, {
     method: 'POST',
     headers: [['Authorization', `Bearer ${SECRET}`]],
     body: JSON.stringify({ client_ip: clientIp, username: 'alice', action: 'login' }),
@@ -58,8 +45,8 @@ describe('when Redis fails', () => {
   });
 
   it('answers 503 for grants, 200 for static CIDRs and 503 to webhooks when Redis is stopped', async () => {
-    await redis.stop();
-    await until(async () => (await request(`${ipgate.url}/readyz`)).status === 503);
+    await running.redis.stop();
+    await until(async () => (await request(`${running.ipgate.url}/readyz`)).status === 503);
 
     const [granted, elapsed] = await timed(() => verify('198.51.100.7'));
     expect(granted.status).toBe(503);
@@ -75,8 +62,8 @@ describe('when Redis fails', () => {
       error: 'store_unavailable',
       message: 'Redis is unavailable; the login was not stored, retry later',
     });
-    expect((await request(`${ipgate.url}/healthz`)).status).toBe(200);
-    const lost = ipgate.logs.withMessage('redis connection lost');
+    expect((await request(`${running.ipgate.url}/healthz`)).status).toBe(200);
+    const lost = running.ipgate.logs.withMessage('redis connection lost');
     expect(lost.map((line) => line.connection ?? 'commands').sort()).toEqual([
       'commands',
       'events',
@@ -84,17 +71,17 @@ describe('when Redis fails', () => {
   });
 
   it('recovers by itself when Redis comes back, and the retried webhook then succeeds', async () => {
-    await redis.launch();
-    await until(async () => (await request(`${ipgate.url}/readyz`)).status === 200);
+    await running.redis.launch();
+    await until(async () => (await request(`${running.ipgate.url}/readyz`)).status === 200);
 
     expect((await login('198.51.100.8')).status).toBe(200);
     expect((await verify('198.51.100.8')).status).toBe(200);
-    expect(ipgate.logs.withMessage('redis connection restored')).toHaveLength(2);
+    expect(running.ipgate.logs.withMessage('redis connection restored')).toHaveLength(2);
   });
 
   it('answers 503 within the bound when Redis hangs (SIGSTOP), and recovers on SIGCONT', async () => {
     expect((await verify('198.51.100.8')).status).toBe(200);
-    redis.signal('SIGSTOP');
+    running.redis.signal('SIGSTOP');
     try {
       // A cached allow outlives the silence only until the next heartbeat misses.
       await new Promise((resolve) => setTimeout(resolve, HEARTBEAT_MS + REDIS_TIMEOUT_MS + 50));
@@ -102,10 +89,10 @@ describe('when Redis fails', () => {
       expect(granted.status).toBe(503);
       expect(elapsed).toBeLessThan(NO_HANG_MS);
       expect((await verify('192.0.2.1')).status).toBe(200);
-      expect((await request(`${ipgate.url}/readyz`)).status).toBe(503);
+      expect((await request(`${running.ipgate.url}/readyz`)).status).toBe(503);
       expect((await login('198.51.100.9')).status).toBe(503);
     } finally {
-      redis.signal('SIGCONT');
+      running.redis.signal('SIGCONT');
     }
     await until(async () => (await verify('198.51.100.8')).status === 200);
   });

@@ -11,29 +11,16 @@ import {
 } from '../src/server.js';
 import { MAX_WEBHOOK_BYTES } from '../src/webhook.js';
 import { request } from './helpers/http.js';
-import { SECRET, startIpgate, type TestIpgate } from './helpers/ipgate.js';
-import { RedisServer } from './helpers/redis-server.js';
+import { SECRET, startIpgate, type TestIpgate, useIpgate } from './helpers/ipgate.js';
 
-let redis: RedisServer;
-let ipgate: TestIpgate;
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-  ipgate = await startIpgate({
-    REDIS_URL: redis.url,
-    WEBHOOK_SECRET: SECRET,
-    STATIC_CIDRS: '192.0.2.0/24',
-    LOG_LEVEL: 'info',
-  });
-});
-
-afterAll(async () => {
-  await ipgate.close();
-  await redis.destroy();
+const running = useIpgate({
+  WEBHOOK_SECRET: SECRET,
+  STATIC_CIDRS: '192.0.2.0/24',
+  LOG_LEVEL: 'info',
 });
 
 function verify(headers: [string, string][]) {
-  return request(`${ipgate.url}/verify`, { headers });
+  return request(`${running.ipgate.url}/verify`, { headers });
 }
 
 /** Opens a raw connection to ipgate; resolves with everything it sent once it closes. */
@@ -54,9 +41,9 @@ async function rawConnection(url: string): Promise<{ socket: Socket; closed: Pro
 
 describe('limits a client cannot exceed', () => {
   it('uses the documented timeouts', () => {
-    expect(ipgate.server.keepAliveTimeout).toBe(KEEP_ALIVE_TIMEOUT_MS);
-    expect(ipgate.server.headersTimeout).toBe(HEADERS_TIMEOUT_MS);
-    expect(ipgate.server.requestTimeout).toBe(REQUEST_TIMEOUT_MS);
+    expect(running.ipgate.server.keepAliveTimeout).toBe(KEEP_ALIVE_TIMEOUT_MS);
+    expect(running.ipgate.server.headersTimeout).toBe(HEADERS_TIMEOUT_MS);
+    expect(running.ipgate.server.requestTimeout).toBe(REQUEST_TIMEOUT_MS);
   });
 
   it('decides a request with large cookies, and answers 431 to a head over 32 KiB', async () => {
@@ -112,14 +99,14 @@ describe('limits a client cannot exceed', () => {
   it('answers 413 to a webhook body over 64 KiB, declared or chunked', async () => {
     const headers: [string, string][] = [['Authorization', `Bearer ${SECRET}`]];
     const body = `{"pad":"${'x'.repeat(MAX_WEBHOOK_BYTES)}"}`;
-    const declared = await request(`${ipgate.url}/authentik/webhook`, {
+    const declared = await request(`${running.ipgate.url}/authentik/webhook`, {
       method: 'POST',
       headers,
       body,
     });
     expect(declared.status).toBe(413);
 
-    const { socket, closed } = await rawConnection(ipgate.url);
+    const { socket, closed } = await rawConnection(running.ipgate.url);
     socket.write(
       'POST /authentik/webhook HTTP/1.1\r\nHost: ipgate\r\nConnection: close\r\n' +
         `Authorization: Bearer ${SECRET}\r\nTransfer-Encoding: chunked\r\n\r\n`,
@@ -130,7 +117,7 @@ describe('limits a client cannot exceed', () => {
   });
 
   it('cuts off a client that trickles its headers', async () => {
-    const { socket, closed } = await rawConnection(ipgate.url);
+    const { socket, closed } = await rawConnection(running.ipgate.url);
     const started = Date.now();
     socket.write('GET /verify HTTP/1.1\r\nHost: ipgate\r\n');
     const trickle = setInterval(() => {
@@ -153,7 +140,7 @@ describe('with a short request timeout', () => {
 
   beforeAll(async () => {
     short = await startIpgate(
-      { REDIS_URL: redis.url, WEBHOOK_SECRET: SECRET, LOG_LEVEL: 'info' },
+      { REDIS_URL: running.redis.url, WEBHOOK_SECRET: SECRET, LOG_LEVEL: 'info' },
       { limits: { requestTimeoutMs: 1000, headersTimeoutMs: 500 } },
     );
   });

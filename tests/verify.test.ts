@@ -1,40 +1,27 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { request } from './helpers/http.js';
-import { SECRET, startIpgate, type TestIpgate } from './helpers/ipgate.js';
-import { RedisServer } from './helpers/redis-server.js';
+import { SECRET, startIpgate, useIpgate } from './helpers/ipgate.js';
 
-let redis: RedisServer;
-let ipgate: TestIpgate;
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-  ipgate = await startIpgate({
-    REDIS_URL: redis.url,
-    WEBHOOK_SECRET: SECRET,
-    STATIC_CIDRS: '192.0.2.0/24, 2001:db8:ffff::/48',
-    TRUSTED_PROXIES: '127.0.0.1, 10.0.0.0/8',
-  });
-});
-
-afterAll(async () => {
-  await ipgate.close();
-  await redis.destroy();
+const running = useIpgate({
+  WEBHOOK_SECRET: SECRET,
+  STATIC_CIDRS: '192.0.2.0/24, 2001:db8:ffff::/48',
+  TRUSTED_PROXIES: '127.0.0.1, 10.0.0.0/8',
 });
 
 beforeEach(async () => {
-  await ipgate.reset();
+  await running.ipgate.reset();
 });
 
 function verify(forwardedFor: string | string[], init: { method?: string; path?: string } = {}) {
   const lines = Array.isArray(forwardedFor) ? forwardedFor : [forwardedFor];
-  return request(`${ipgate.url}${init.path ?? '/verify'}`, {
+  return request(`${running.ipgate.url}${init.path ?? '/verify'}`, {
     method: init.method ?? 'GET',
     headers: lines.map((line) => ['X-Forwarded-For', line] as const),
   });
 }
 
 async function login(clientIp: string, username = 'alice') {
-  const response = await request(`${ipgate.url}/authentik/webhook`, {
+  const response = await request(`${running.ipgate.url}/authentik/webhook`, {
     method: 'POST',
     headers: [
       ['Authorization', `Bearer ${SECRET}`],
@@ -106,7 +93,7 @@ describe('/verify over a real socket', () => {
 
   it('ignores X-Real-Ip and Forwarded', async () => {
     await login('198.51.100.7');
-    const response = await request(`${ipgate.url}/verify`, {
+    const response = await request(`${running.ipgate.url}/verify`, {
       headers: [
         ['X-Forwarded-For', '203.0.113.9'],
         ['X-Real-Ip', '198.51.100.7'],
@@ -124,7 +111,7 @@ describe('/verify over a real socket', () => {
       'Forbidden: X-Forwarded-For holds an entry that is not an IP address\n',
     ],
   ])('denies X-Forwarded-For %j as %s', async (forwardedFor, reason, body) => {
-    const response = await request(`${ipgate.url}/verify`, {
+    const response = await request(`${running.ipgate.url}/verify`, {
       headers: forwardedFor === undefined ? [] : [['X-Forwarded-For', forwardedFor]],
     });
     expect([response.status, response.headers['x-ipgate-reason'], response.body]).toEqual([
@@ -141,13 +128,13 @@ describe('/verify over a real socket', () => {
   });
 
   it('treats a grant written by hand with redis-cli as a grant', async () => {
-    await ipgate.redis.set('ipgate:ip:198.51.100.7', 'bob', 'EX', 60);
+    await running.ipgate.redis.set('ipgate:ip:198.51.100.7', 'bob', 'EX', 60);
     const response = await verify('198.51.100.7');
     expect([response.status, response.headers['x-ipgate-user']]).toEqual([200, 'bob']);
   });
 
   it('keeps idle connections longer than the proxies do', async () => {
-    const response = await request(`${ipgate.url}/verify`, {
+    const response = await request(`${running.ipgate.url}/verify`, {
       headers: [
         ['Connection', 'keep-alive'],
         ['X-Forwarded-For', '198.51.100.7'],
@@ -160,7 +147,7 @@ describe('/verify over a real socket', () => {
 describe('/verify from a peer that is not a trusted proxy', () => {
   it('denies even a static address', async () => {
     const strict = await startIpgate({
-      REDIS_URL: redis.url,
+      REDIS_URL: running.redis.url,
       STATIC_CIDRS: '0.0.0.0/0',
       TRUSTED_PROXIES: '10.0.0.0/8',
     });
@@ -181,14 +168,14 @@ describe('/verify from a peer that is not a trusted proxy', () => {
 
 describe('health endpoints', () => {
   it('answers /healthz and /readyz while Redis is up', async () => {
-    const health = await request(`${ipgate.url}/healthz`);
-    const ready = await request(`${ipgate.url}/readyz`);
+    const health = await request(`${running.ipgate.url}/healthz`);
+    const ready = await request(`${running.ipgate.url}/readyz`);
     expect([health.status, health.body]).toEqual([200, '{"status":"ok"}']);
     expect([ready.status, ready.body]).toEqual([200, '{"status":"ready"}']);
   });
 
   it('answers 404 for an unknown path', async () => {
-    const response = await request(`${ipgate.url}/admin`);
+    const response = await request(`${running.ipgate.url}/admin`);
     expect([response.status, response.body]).toEqual([404, 'Not Found\n']);
   });
 });

@@ -2,11 +2,13 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import type { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { openBackend } from '../../src/backend.js';
 import { parseConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createServer, type ServerLimits } from '../../src/server.js';
+import { RedisServer } from './redis-server.js';
 
 /** Log lines captured from a logger, parsed. */
 export class LogCapture extends Writable {
@@ -91,3 +93,26 @@ export async function startIpgate(
 
 /** A webhook secret long enough for the configuration to accept it. */
 export const SECRET = 'test-secret-0123456789abcdef';
+
+/** A private redis-server and an ipgate on it, shared by one test file. */
+export interface RunningIpgate {
+  readonly redis: RedisServer;
+  readonly ipgate: TestIpgate;
+}
+
+/**
+ * Starts a private redis-server and an in-process ipgate configured from `env` before the
+ * file's tests, and stops both after them.
+ */
+export function useIpgate(env: Record<string, string>): RunningIpgate {
+  const running = {} as { redis: RedisServer; ipgate: TestIpgate };
+  beforeAll(async () => {
+    running.redis = await RedisServer.start();
+    running.ipgate = await startIpgate({ REDIS_URL: running.redis.url, ...env });
+  });
+  afterAll(async () => {
+    await running.ipgate?.close();
+    await running.redis?.destroy();
+  });
+  return running;
+}
