@@ -133,7 +133,9 @@ describe('the shipped image', () => {
 
   it('starts with the same command as npm start, on the file the build emits from src/main.ts', () => {
     expect(execForm(last(runtime, 'CMD').args)).toEqual(packageJson.scripts.start?.split(' '));
-    expect(packageJson.scripts.start).toBe(`node --optimize-for-size ${packageJson.main}`);
+    expect(packageJson.scripts.start).toBe(
+      `node --max-semi-space-size=8 --heap-growing-percent=10 ${packageJson.main}`,
+    );
 
     const buildConfig = JSON.parse(readRepoFile('tsconfig.build.json')) as {
       compilerOptions: { rootDir: string; outDir: string };

@@ -1,3 +1,4 @@
+import { placement } from './cpus.js';
 import type { BenchResults } from './run.js';
 
 /** The text of docs/performance.md around the measured tables. */
@@ -47,7 +48,7 @@ ran on the machine at the same time, which widens the spread of the rounds.
 ## What is compared with what
 
 - **Granted IP:** \`/verify\` with \`X-Forwarded-For\` set to an address that has a live
-  grant, against a bare Hono app on @hono/node-server (tests/bench/bare-app.ts) whose route
+  grant, against a bare Hono app on @hono/node-server (tests/bench/bare-app.mjs) whose route
   answers \`200\` with an empty body.
 - **Static IP:** the same, for an address in \`STATIC_CIDRS\`.
 - **Denied IP:** \`/verify\` for an address with no grant, against the bare app's route
@@ -70,7 +71,7 @@ ran on the machine at the same time, which widens the spread of the rounds.
   trials run ten at a time, polling every 2 ms. All of it is repeated with
   \`REDIS_KEYSPACE_EVENTS=off\`, where only the 750 ms fallback lifetime catches a \`DEL\`.
 - **ipgate memory:** a fresh ipgate (default cache, started as \`npm start\` starts it, with
-  V8's \`--optimize-for-size\`, which collects garbage before the heap grows) is asked \`/verify\` by
+  the V8 flags below) is asked \`/verify\` by
   ${options.distinctClients.toLocaleString('en')} distinct clients, every request from a new
   address (tests/bench/distinct-clients.lua: half IPv4, half IPv6 /64s, none with a grant),
   then its resident set size is read from \`/proc/<pid>/status\` (\`VmRSS\`; \`VmHWM\` is
@@ -84,8 +85,9 @@ ran on the machine at the same time, which widens the spread of the rounds.
 ## How the numbers are obtained
 
 \`npm run bench\` builds ipgate (\`npm run build\`) and starts everything it needs on
-loopback: a private \`redis-server\` on a free port, \`node --optimize-for-size dist/main.js\` (as \`npm start\` runs it) as the service
-runs in production, the bare app, and Caddy. Nothing else on the machine is used.
+loopback: a private \`redis-server\` on a free port, ipgate as \`npm start\` runs it
+(\`${machine.ipgateCommand}\`, as in the image), the bare app, and Caddy. Nothing else on the
+machine is used.
 
 - **Load generator: wrk** (the Debian package). It is a small C program, so on a 2-core
   machine it leaves far more CPU to the server under test than a Node load generator such as
@@ -94,6 +96,8 @@ runs in production, the bare app, and Caddy. Nothing else on the machine is used
 - **Warm-up:** every server gets the same load (${options.warmupSeconds} s of wrk, 32
   connections) right after it starts. A Node process that idles for seconds before its first
   load can stay slower for the rest of its life, which would make the comparison unfair.
+- **CPUs:** ${placement()}. Each server has a core of its own that wrk does not use,
+  and both sides of a pair get the same one; Redis and Caddy are left to the scheduler.
 - **Interleaving:** the two sides of a pair run alternately (A, B, A, B …) for
   ${options.rounds} rounds, so drift in the machine's speed falls on both alike, and each
   side's median is reported.
@@ -146,6 +150,26 @@ outlives a grant.
 | \`REDIS_KEYSPACE_EVENTS\` | \`auto\` | \`off\` leaves the server's \`notify-keyspace-events\` alone; answers then live at most 750 ms |
 
 Size \`CACHE_SIZE\` to the number of distinct clients (grants) active within \`CACHE_TTL\`;
-each answer costs a few hundred bytes. See [configuration.md](configuration.md).
+each answer costs about 170 bytes of heap (17 MB for a full default cache). See
+[configuration.md](configuration.md).
+
+## Memory and V8's garbage collector
+
+ipgate's live heap with a full cache is about 35 MB, and the Node binary itself accounts for
+about 45 MB of resident, file-backed pages. Left to its defaults on a host with plenty of
+memory, V8 lets the heap grow far past what is live before it collects: a stream of distinct
+clients (each one a Redis lookup and a new cache entry) left ipgate at 166 MB RSS (peak
+195 MB). So \`npm start\` and the image run \`${machine.ipgateCommand}\`:
+
+- \`--max-semi-space-size=8\` caps each half of the young generation at 8 MB instead of 16 MB.
+- \`--heap-growing-percent=10\` lets the old generation grow only 10 % past what was live
+  after the last full collection before the next one starts. A cache hit promotes almost
+  nothing to the old generation, so this costs nothing on the path that matters.
+
+V8's \`--optimize-for-size\` reaches a lower resident size (114 MB) but makes every decision
+markedly slower: in interleaved runs on this machine (\`wrk -t1 -c32\`, the server pinned to
+one core) it answered 0.58-0.72x the requests of the bare app, where the two flags above
+measured 0.91-1.0x. To trade memory differently, run \`node dist/main.js\` with other flags,
+or lower \`CACHE_SIZE\`.
 `;
 }

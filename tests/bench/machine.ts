@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
 
 /** What the numbers were measured on. */
@@ -11,6 +12,8 @@ export interface Machine {
   readonly redis: string;
   readonly caddy: string;
   readonly wrk: string;
+  /** How ipgate runs: `npm start`'s command, V8 flags included. */
+  readonly ipgateCommand: string;
   /** 1-minute load average before and after the run: other work on the machine. */
   readonly loadBefore: number;
   readonly loadAfter: number;
@@ -28,6 +31,7 @@ export async function describeMachine(): Promise<Machine> {
     redis: await firstLine('redis-server', ['--version']),
     caddy: await firstLine('caddy', ['version']),
     wrk: (await firstLine('wrk', ['-v'])).replace(/ Copyright.*/, ''),
+    ipgateCommand: await startCommand(),
     loadBefore: load,
     loadAfter: load,
   };
@@ -48,4 +52,11 @@ function firstLine(command: string, args: readonly string[]): Promise<string> {
     child.once('error', () => resolve('not found'));
     child.once('close', () => resolve(text.split('\n')[0]?.trim() ?? ''));
   });
+}
+
+async function startCommand(): Promise<string> {
+  const manifest = JSON.parse(await readFile('package.json', 'utf8')) as {
+    scripts: { start: string };
+  };
+  return manifest.scripts.start;
 }

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { freePort } from '../helpers/free-port.js';
+import { onCpu, SERVER_CPU } from './cpus.js';
 
 /** The webhook secret every benchmarked ipgate is started with. */
 export const BENCH_SECRET = 'bench-secret-0123456789abcdef';
@@ -97,7 +98,7 @@ export async function login(baseUrl: string, client: string, agoMs = 0): Promise
   return Date.parse(answer.expiresAt);
 }
 
-/** The arguments `npm start` gives node: `--optimize-for-size dist/main.js`. */
+/** The arguments `npm start` gives node: its V8 flags and `dist/main.js`. */
 async function startArguments(): Promise<string[]> {
   const manifest = JSON.parse(await readFile('package.json', 'utf8')) as {
     scripts: { start: string };
@@ -111,7 +112,8 @@ export async function startIpgateProcess(
   env: Record<string, string>,
 ): Promise<BenchProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, await startArguments(), {
+  const [command, args] = onCpu(SERVER_CPU, process.execPath, await startArguments());
+  const child = spawn(command, args, {
     env: {
       PATH: process.env.PATH,
       PORT: String(port),
@@ -133,10 +135,11 @@ export async function startIpgateProcess(
   return started;
 }
 
-/** Runs tests/bench/bare-app.ts: a Hono app on @hono/node-server with nothing in it. */
+/** Runs tests/bench/bare-app.mjs: a Hono app on @hono/node-server with nothing in it. */
 export async function startBareApp(name: string): Promise<BenchProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'tests/bench/bare-app.ts'], {
+  const [command, args] = onCpu(SERVER_CPU, process.execPath, ['tests/bench/bare-app.mjs']);
+  const child = spawn(command, args, {
     env: { PATH: process.env.PATH, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

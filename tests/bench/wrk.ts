@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { LOAD_CPU, onCpu } from './cpus.js';
 
 /** What one wrk run measured. Latencies in ms. */
 export interface WrkResult {
@@ -51,7 +52,8 @@ export async function runWrk(load: WrkLoad): Promise<WrkResult> {
 }
 
 function runWrkProcess(args: readonly string[], load: WrkLoad) {
-  const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, pinnedArgs] = onCpu(LOAD_CPU, 'wrk', args);
+  const child = spawn(command, pinnedArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   let seen = 0;

@@ -2,8 +2,10 @@ import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 
 // The baseline ipgate is measured against: a Hono app on @hono/node-server that decides
-// nothing. `/denied` answers like a denial (403, a short text, no-store); every other
-// path answers 200 with an empty body. Run by the benchmark as its own process.
+// nothing. `/denied` answers like a denial (403, a short text, no-store); every other path
+// answers 200 with an empty body. Run by the benchmark as its own process, by node alone:
+// plain JavaScript, since a TypeScript loader such as tsx keeps hooks installed that showed
+// up in the baseline's CPU profile on every request.
 const app = new Hono();
 
 app.all('/denied', (c) => c.text('Forbidden\n', 403, { 'Cache-Control': 'no-store' }));
