@@ -8,7 +8,9 @@ import type { GrantSource } from './decision.js';
 import type { GrantStore } from './grant-store.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { checkReadiness } from './readiness.js';
 import { secretMatches } from './secret.js';
+import { createThrottle } from './throttle.js';
 import { createVerifyHandler } from './verify.js';
 import { createWebhookHandler, MAX_WEBHOOK_BYTES } from './webhook.js';
 
@@ -28,7 +30,7 @@ export interface AppDeps {
 
 /**
  * Builds ipgate's HTTP app: `/verify` (forward auth), `POST /authentik/webhook`,
- * `/healthz` (liveness, no Redis), `/readyz` (Redis answers PING), `/metrics`
+ * `/healthz` (liveness, no Redis), `/readyz` (Redis answers and accepts writes), `/metrics`
  * (Prometheus) and, with ADMIN_TOKEN, `/admin`. CIDR lists are compiled here, once.
  */
 export function createApp(config: Config, deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
@@ -80,14 +82,15 @@ export function createApp(config: Config, deps: AppDeps): Hono<{ Bindings: HttpB
   );
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  const shouldWarn = createThrottle(60_000);
   app.get('/readyz', async function readiness(c) {
     c.header('Cache-Control', 'no-store');
-    try {
-      await store.ping();
-      return c.json({ status: 'ready' });
-    } catch {
-      return c.json({ status: 'unavailable', reason: 'redis does not answer PING' }, 503);
+    const readiness = await checkReadiness(store);
+    if (readiness.ready) return c.json({ status: 'ready' });
+    if (shouldWarn(readiness.reason)) {
+      logger.warn({ err: readiness.error, reason: readiness.reason }, 'not ready');
     }
+    return c.json({ status: 'unavailable', reason: readiness.reason }, 503);
   });
 
   const metricsToken = config.metricsToken;

@@ -257,6 +257,21 @@ export class GrantStore {
     await this.#call(() => this.#redis.ping());
   }
 
+  /** The key the write probe names: `ipgate:readyz-probe`. ipgate never creates it. */
+  get probeKey(): string {
+    return `${this.#prefix}readyz-probe`;
+  }
+
+  /**
+   * Resolves when Redis accepts writes. The probe, `SET <probeKey> 1 XX PX 1000`, changes
+   * nothing, since the key does not exist, but Redis refuses it as it refuses any write:
+   * out of memory under `noeviction`, a read-only replica, writes stopped after a failed
+   * save, or an ACL user that may not write ipgate's keys.
+   */
+  async probeWrite(): Promise<void> {
+    await this.#call(() => this.#redis.set(this.probeKey, '1', 'PX', 1000, 'XX'));
+  }
+
   async #call<T>(command: () => Promise<T>): Promise<T> {
     try {
       return await command();

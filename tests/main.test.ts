@@ -59,7 +59,7 @@ describe('the ipgate process', () => {
     await ipgate.waitForLog('redis connected');
 
     // As Authentik does, retry a webhook answered 503: on a busy machine the first script
-    // load right after connecting can exceed the 100 ms Redis bound.
+    // load right after connecting can exceed the 80 ms Redis bound.
     const login = async () =>
       request(`${ipgate.url}/authentik/webhook`, {
         method: 'POST',
