@@ -1,5 +1,5 @@
 /**
- * Soak test: runs ipgate as its own process against a private redis-server and drives
+ * Soak test: runs ipgate as its own process (built, and started as `npm start` starts it) against a private redis-server and drives
  * `/verify` and the webhook at full speed over loopback, with a churn of grants (webhook)
  * and revokes (DEL), for SOAK_SECONDS (default 600). Every REPORT_SECONDS it prints the
  * request rate, latency percentiles and ipgate's RSS; at the end a JSON summary.
@@ -208,7 +208,8 @@ async function main(): Promise<void> {
   redis.on('error', () => {}); // refused until redis-server listens; waitFor retries
   await waitFor(async () => (await redis.ping()) === 'PONG', 'redis-server');
 
-  const ipgate = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  // As in production: the build, with npm start's V8 flags, which shape RSS.
+  const ipgate = spawn(process.execPath, startArguments(), {
     env: {
       PATH: process.env.PATH,
       PORT: String(port),
@@ -319,3 +320,11 @@ async function main(): Promise<void> {
 }
 
 await main();
+
+/** The arguments `npm start` gives node: its V8 flags and `dist/main.js`. */
+function startArguments(): string[] {
+  const manifest = JSON.parse(readFileSync('package.json', 'utf8')) as {
+    scripts: { start: string };
+  };
+  return manifest.scripts.start.split(' ').slice(1);
+}
