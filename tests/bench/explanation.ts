@@ -30,9 +30,10 @@ ${results.command}
 | wrk | ${machine.wrk} |
 | Load average (1 min) | ${machine.loadBefore.toFixed(2)} before the run, ${machine.loadAfter.toFixed(2)} after |
 
-Throughput and p99 latency are the medians of ${options.rounds} interleaved runs of
-${options.seconds} s each, with ${options.connections} connections and one wrk thread. Ratios
-divide ipgate's median by its baseline's, so 1.00x means "costs the same".
+Each pair ran ${options.rounds} rounds; a round is one run of each side, back to back,
+${options.seconds} s each, with ${options.connections} connections and one wrk thread. A ratio is
+the median over the rounds of ipgate's result divided by its baseline's in the same round, so
+1.00x means "costs the same"; the req/s and p99 columns are each side's median.
 
 ${table}
 
@@ -98,9 +99,12 @@ machine is used.
   load can stay slower for the rest of its life, which would make the comparison unfair.
 - **CPUs:** ${placement()}. Each server has a core of its own that wrk does not use,
   and both sides of a pair get the same one; Redis and Caddy are left to the scheduler.
-- **Interleaving:** the two sides of a pair run alternately (A, B, A, B …) for
-  ${options.rounds} rounds, so drift in the machine's speed falls on both alike, and each
-  side's median is reported.
+- **Interleaving:** the two sides of a pair run back to back in each of ${options.rounds}
+  rounds, ipgate first in odd rounds and the baseline first in even ones (A B, B A, A B …),
+  so neither always follows the other. On a shared machine the speed drifts far more between
+  rounds than within one (a side can read 30,000 req/s in one round and 60,000 in the
+  next), so each round's ratio compares two runs made under the same conditions, and the
+  reported ratio is the median of those.
 
 Shorter runs: \`npm run bench -- --quick\` is a smoke run of about a minute, and
 \`--only http,caddy,cidr,replicas,memory\`, \`--rounds\`, \`--seconds\`, \`--clients\`,

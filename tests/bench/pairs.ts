@@ -26,7 +26,7 @@ export interface LoadShape {
   readonly rounds: number;
 }
 
-/** Medians over the rounds of one pair, and the ratios a/b. */
+/** Medians over the rounds of one pair, and the medians of the rounds' ratios a/b. */
 export interface PairResult {
   readonly pair: Pair;
   readonly a: Summary;
@@ -48,15 +48,21 @@ export async function warm(side: Side, shape: LoadShape): Promise<void> {
 }
 
 /**
- * Runs a, then b, then a again… for `rounds` rounds with the same wrk settings, so that
- * drift in the machine's speed falls on both sides alike, and reports medians.
+ * Runs both sides back to back, round after round, with the same wrk settings: a then b in
+ * odd rounds, b then a in even ones, so that neither side always follows the other. Each
+ * round yields a ratio a/b from two runs that shared the machine's state of the moment; the
+ * reported ratios are the medians of those, since on a shared machine the speed drifts far
+ * more between rounds than within one.
  */
 export async function measurePair(pair: Pair, shape: LoadShape): Promise<PairResult> {
   const runs: { a: WrkResult; b: WrkResult }[] = [];
   for (let round = 0; round < shape.rounds; round++) {
     const load = { seconds: shape.seconds, connections: shape.connections };
-    const a = await runWrk({ ...pair.a, ...load });
-    const b = await runWrk({ ...pair.b, ...load });
+    const run = (side: Side) => runWrk({ ...side, ...load });
+    const aFirst = round % 2 === 0;
+    const first = await run(aFirst ? pair.a : pair.b);
+    const second = await run(aFirst ? pair.b : pair.a);
+    const [a, b] = aFirst ? [first, second] : [second, first];
     for (const [side, result] of [
       [pair.a, a],
       [pair.b, b],
@@ -77,8 +83,8 @@ export async function measurePair(pair: Pair, shape: LoadShape): Promise<PairRes
     pair,
     a,
     b,
-    throughputRatio: a.requestsPerSecond / b.requestsPerSecond,
-    p99Ratio: a.p99Ms / b.p99Ms,
+    throughputRatio: median(runs.map((run) => run.a.requestsPerSecond / run.b.requestsPerSecond)),
+    p99Ratio: median(runs.map((run) => run.a.p99Ms / run.b.p99Ms)),
     runs,
   };
 }

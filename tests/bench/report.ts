@@ -129,12 +129,15 @@ export function resultsTable(results: BenchResults): string {
 
 /** Each pair's rounds, so a reader can see the spread behind the medians. */
 export function roundsTable(results: BenchResults): string {
-  const lines = ['| Pair | Round | ipgate req/s | Baseline req/s | ipgate p99 | Baseline p99 |'];
-  lines.push('| --- | --- | --- | --- | --- | --- |');
+  const lines = [
+    '| Pair | Round | ipgate req/s | Baseline req/s | Ratio | ipgate p99 | Baseline p99 | Ratio |',
+  ];
+  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const result of results.pairs) {
-    result.runs.forEach((run, index) => {
+    result.runs.forEach(({ a, b }, index) => {
+      const throughput = fixed(a.requestsPerSecond / b.requestsPerSecond);
       lines.push(
-        `| ${result.pair.name} | ${index + 1} | ${Math.round(run.a.requestsPerSecond)} | ${Math.round(run.b.requestsPerSecond)} | ${fixed(run.a.p99Ms)} ms | ${fixed(run.b.p99Ms)} ms |`,
+        `| ${result.pair.name} | ${index + 1} | ${Math.round(a.requestsPerSecond)} | ${Math.round(b.requestsPerSecond)} | ${throughput}x | ${fixed(a.p99Ms)} ms | ${fixed(b.p99Ms)} ms | ${fixed(a.p99Ms / b.p99Ms)}x |`,
       );
     });
   }
