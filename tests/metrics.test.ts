@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Metrics } from '../src/metrics.js';
 import { request } from './helpers/http.js';
 import { SECRET, startIpgate, useIpgate } from './helpers/ipgate.js';
+import { scrapeMetrics } from './helpers/metrics.js';
 import { RedisServer } from './helpers/redis-server.js';
 
 const METRICS_TOKEN = 'metrics-token-0123456789';
@@ -16,18 +17,7 @@ function verify(client: string) {
   return request(`${running.ipgate.url}/verify`, { headers: [['X-Forwarded-For', client]] });
 }
 
-async function scrape(url = running.ipgate.url): Promise<Map<string, number>> {
-  const response = await request(`${url}/metrics`);
-  expect(response.status).toBe(200);
-  expect(response.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
-  const series = new Map<string, number>();
-  for (const line of response.body.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const space = line.lastIndexOf(' ');
-    series.set(line.slice(0, space), Number(line.slice(space + 1)));
-  }
-  return series;
-}
+const scrape = (url = running.ipgate.url) => scrapeMetrics(url);
 
 describe('GET /metrics', () => {
   it('counts decisions by result and reason, cache hits and misses, and latency', async () => {
@@ -84,6 +74,7 @@ describe('GET /metrics', () => {
         headers: [['Authorization', `Bearer ${METRICS_TOKEN}`]],
       });
       expect(response.status).toBe(200);
+      expect(response.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
       expect(response.body).toContain('ipgate_decisions_total');
     } finally {
       await guarded.close();
