@@ -147,3 +147,38 @@ describe('the webhook secret', () => {
     expect(ipgate.logs.raw.join('\n')).not.toContain(SECRET);
   });
 });
+
+describe('the admin and metrics tokens', () => {
+  const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
+  const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
+
+  it('never appear in the logs, right or wrong, and a wrong one gets 401 and changes nothing', async () => {
+    const gate = await startIpgate({ REDIS_URL: redis.url, ADMIN_TOKEN, METRICS_TOKEN });
+    try {
+      const ask = (path: string, token: string, method = 'GET', body?: string) =>
+        request(`${gate.url}${path}`, {
+          method,
+          headers: [['Authorization', `Bearer ${token}`]],
+          ...(body === undefined ? {} : { body }),
+        });
+      const grant = JSON.stringify({ address: '198.51.100.60', ttl: '1h', user: 'mallory' });
+
+      expect((await ask('/admin/grants', `${ADMIN_TOKEN}x`, 'POST', grant)).status).toBe(401);
+      expect((await ask('/admin/grants', METRICS_TOKEN, 'POST', grant)).status).toBe(401);
+      const client = redis.client();
+      expect(await client.exists('ipgate:ip:198.51.100.60')).toBe(0);
+      client.disconnect();
+      expect((await ask('/metrics', ADMIN_TOKEN)).status).toBe(401);
+      expect((await ask('/admin/grants', ADMIN_TOKEN, 'POST', grant)).status).toBe(201);
+      expect((await ask('/metrics', METRICS_TOKEN)).status).toBe(200);
+      expect((await ask('/admin/grants/198.51.100.60', ADMIN_TOKEN, 'DELETE')).status).toBe(200);
+
+      const logged = gate.logs.raw.join('\n');
+      expect(gate.logs.raw.length).toBeGreaterThan(2);
+      expect(logged).not.toContain(ADMIN_TOKEN);
+      expect(logged).not.toContain(METRICS_TOKEN);
+    } finally {
+      await gate.close();
+    }
+  });
+});
