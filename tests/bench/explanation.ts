@@ -30,10 +30,11 @@ ${results.command}
 | wrk | ${machine.wrk} |
 | Load average (1 min) | ${machine.loadBefore.toFixed(2)} before the run, ${machine.loadAfter.toFixed(2)} after |
 
-Each pair ran ${options.rounds} rounds; a round is one run of each side, back to back,
-${options.seconds} s each, with ${options.connections} connections and one wrk thread. A ratio is
-the median over the rounds of ipgate's result divided by its baseline's in the same round, so
-1.00x means "costs the same"; the req/s and p99 columns are each side's median.
+Each pair ran ${options.rounds} rounds. A round starts new servers (ipgate, the bare app and,
+for Caddy, the upstream app and two Caddy servers), warms each, then runs each side once, back
+to back, ${options.seconds} s each, with ${options.connections} connections and one wrk thread.
+A ratio is the median over the rounds of ipgate's result divided by its baseline's in the same
+round, so 1.00x means "costs the same"; the req/s and p99 columns are each side's median.
 
 ${table}
 
@@ -105,6 +106,10 @@ machine is used.
   rounds than within one (a side can read 30,000 req/s in one round and 60,000 in the
   next), so each round's ratio compares two runs made under the same conditions, and the
   reported ratio is the median of those.
+- **New processes every round:** how fast a Node process serves differs from one process to
+  the next, even for the same program started the same way, and stays so for its life. Two
+  long-lived processes would make every round compare the same two draws; new ones each
+  round let the median ratio compare the programs instead.
 
 Shorter runs: \`npm run bench -- --quick\` is a smoke run of about a minute, and
 \`--only http,caddy,cidr,replicas,memory\`, \`--rounds\`, \`--seconds\`, \`--clients\`,

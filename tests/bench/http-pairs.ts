@@ -1,6 +1,15 @@
 import { startCaddy } from '../helpers/proxies.js';
-import type { BenchOptions } from './options.js';
-import { measurePair, type Pair, type PairResult, type Side, warm } from './pairs.js';
+import type { BenchOptions, Section } from './options.js';
+import {
+  type LoadShape,
+  measureRound,
+  type Pair,
+  type PairResult,
+  type Round,
+  type Side,
+  summarisePair,
+  warm,
+} from './pairs.js';
 import {
   ask,
   type BenchProcess,
@@ -20,17 +29,24 @@ export const CLIENTS = {
 
 type Log = (message: string) => void;
 
+/** The servers of one round, warmed, and the pairs measured on them. */
+interface RoundServers {
+  readonly pairs: readonly Pair[];
+  stop(): Promise<void>;
+}
+
 /**
- * Starts ipgate, the bare Hono app, an upstream app and two Caddy servers (forward_auth
- * to ipgate, and to the bare app), warming each right after it starts, then measures the
- * pairs picked by `--only` (http, caddy), each interleaved.
+ * Measures the pairs picked by `--only` (http, caddy). Every round starts its own ipgate,
+ * bare Hono app and (for caddy) upstream app and two Caddy servers, warms each right after
+ * it starts, runs every pair once, and stops them all: how fast a Node process runs differs
+ * from one process to the next, so each round's ratio comes from a new draw of both sides.
  */
 export async function measureHttpPairs(
   redisUrl: string,
   options: BenchOptions,
   log: Log,
 ): Promise<PairResult[]> {
-  const wanted = ['http', 'caddy'].filter((s) => options.sections.has(s as 'http' | 'caddy'));
+  const wanted = (['http', 'caddy'] as const).filter((s) => options.sections.has(s));
   if (wanted.length === 0) return [];
   const shape = {
     seconds: options.seconds,
@@ -38,10 +54,39 @@ export async function measureHttpPairs(
     rounds: options.rounds,
   };
   const warmShape = { ...shape, seconds: options.warmupSeconds };
-  const started: { stop(): Promise<void> }[] = [];
 
+  log(`${wanted.join(' and ')} pairs, ${shape.rounds} rounds, each with servers of its own `);
+  let pairs: readonly Pair[] = [];
+  const runs: Round[][] = [];
+  for (let round = 0; round < shape.rounds; round++) {
+    const servers = await startRoundServers(redisUrl, wanted, warmShape);
+    try {
+      pairs = servers.pairs;
+      for (const [index, pair] of pairs.entries()) {
+        const measured = await measureRound(pair, round, shape);
+        runs[index] = [...(runs[index] ?? []), measured];
+      }
+    } finally {
+      await servers.stop();
+    }
+    process.stdout.write('.');
+  }
+  return pairs.map((pair, index) => summarisePair(pair, runs[index] ?? []));
+}
+
+/** Starts and warms one round's servers; builds the pairs that compare them. */
+async function startRoundServers(
+  redisUrl: string,
+  sections: readonly Section[],
+  warmShape: LoadShape,
+): Promise<RoundServers> {
+  const started: { stop(): Promise<void> }[] = [];
+  async function stop() {
+    forget();
+    for (const server of started.splice(0).reverse()) await server.stop();
+  }
+  const forget = stopOnFailure(stop);
   try {
-    log('starting ipgate and the bare app, each warmed right after it starts');
     const ipgate = await startIpgateProcess('ipgate', {
       REDIS_URL: redisUrl,
       STATIC_CIDRS: '198.51.100.0/24',
@@ -65,7 +110,7 @@ export async function measureHttpPairs(
     await expectStatuses(ipgate, bare);
 
     const pairs: Pair[] = [];
-    if (options.sections.has('http')) {
+    if (sections.includes('http')) {
       pairs.push(
         {
           name: 'granted IP',
@@ -84,18 +129,13 @@ export async function measureHttpPairs(
         { name: 'denied IP', a: verify(CLIENTS.denied), b: bare403, minThroughput: 0.9 },
       );
     }
-    if (options.sections.has('caddy')) {
-      pairs.push(await caddyPair(ipgate, bare, started, warmShape, log));
+    if (sections.includes('caddy')) {
+      pairs.push(await caddyPair(ipgate, bare, started, warmShape));
     }
-
-    const results: PairResult[] = [];
-    for (const pair of pairs) {
-      log(`${pair.name}: ${pair.a.label} vs ${pair.b.label}, ${shape.rounds} rounds `);
-      results.push(await measurePair(pair, shape));
-    }
-    return results;
-  } finally {
-    for (const process of started.reverse()) await process.stop();
+    return { pairs, stop };
+  } catch (error) {
+    await stop();
+    throw error;
   }
 }
 
@@ -103,23 +143,19 @@ async function caddyPair(
   ipgate: BenchProcess,
   bare: BenchProcess,
   started: { stop(): Promise<void> }[],
-  warmShape: { seconds: number; connections: number; rounds: number },
-  log: Log,
+  warmShape: LoadShape,
 ): Promise<Pair> {
-  log('starting the upstream app and two Caddy servers (examples/Caddyfile)');
   const upstream = await startBareApp('upstream app');
   started.push(upstream);
   await warm({ label: 'upstream', url: `${upstream.url}/` }, warmShape);
 
   const gated = await startCaddy({ ipgatePort: ipgate.port, appPort: upstream.port });
   started.push(gated);
-  stopOnFailure(() => gated.stop());
   const gatedSide: Side = { label: 'Caddy → ipgate', url: `${gated.urls[4]}/` };
   await warm(gatedSide, warmShape);
 
   const plain = await startCaddy({ ipgatePort: bare.port, appPort: upstream.port });
   started.push(plain);
-  stopOnFailure(() => plain.stop());
   const plainSide: Side = { label: 'Caddy → bare 200', url: `${plain.urls[4]}/` };
   await warm(plainSide, warmShape);
 

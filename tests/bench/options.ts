@@ -23,7 +23,7 @@ export const USAGE = `npm run bench [-- options]
 
   --quick              smoke run (about a minute): 2 short rounds, small counts, no docs
   --only LIST          comma-separated parts: ${SECTIONS.join(', ')} (default: all)
-  --rounds N           interleaved rounds per pair (default 7)
+  --rounds N           rounds, each with new servers and one run per side (default 11)
   --seconds N          length of each wrk run (default 5)
   --warmup N           seconds of load given to every server right after it starts (default 3)
   --connections N      wrk connections (default 32)
@@ -65,7 +65,7 @@ export function parseOptions(args: readonly string[]): BenchOptions {
   const loginTrials = count('trials', values.trials, 100, 20);
   return {
     sections: sections(values.only),
-    rounds: count('rounds', values.rounds, 7, 2),
+    rounds: count('rounds', values.rounds, 11, 2),
     seconds: count('seconds', values.seconds, 5, 2),
     warmupSeconds: count('warmup', values.warmup, 3, 1),
     connections: count('connections', values.connections, 32, 32),

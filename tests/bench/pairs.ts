@@ -26,6 +26,12 @@ export interface LoadShape {
   readonly rounds: number;
 }
 
+/** One round of one pair: a run of each side, back to back. */
+export interface Round {
+  readonly a: WrkResult;
+  readonly b: WrkResult;
+}
+
 /** Medians over the rounds of one pair, and the medians of the rounds' ratios a/b. */
 export interface PairResult {
   readonly pair: Pair;
@@ -33,7 +39,7 @@ export interface PairResult {
   readonly b: Summary;
   readonly throughputRatio: number;
   readonly p99Ratio: number;
-  readonly runs: readonly { readonly a: WrkResult; readonly b: WrkResult }[];
+  readonly runs: readonly Round[];
 }
 
 interface Summary {
@@ -48,41 +54,38 @@ export async function warm(side: Side, shape: LoadShape): Promise<void> {
 }
 
 /**
- * Runs both sides back to back, round after round, with the same wrk settings: a then b in
- * odd rounds, b then a in even ones, so that neither side always follows the other. Each
- * round yields a ratio a/b from two runs that shared the machine's state of the moment; the
- * reported ratios are the medians of those, since on a shared machine the speed drifts far
- * more between rounds than within one.
+ * Runs both sides of a pair back to back with the same wrk settings: a then b in even
+ * rounds (counting from 0), b then a in odd ones, so that neither side always follows
+ * the other.
  */
-export async function measurePair(pair: Pair, shape: LoadShape): Promise<PairResult> {
-  const runs: { a: WrkResult; b: WrkResult }[] = [];
-  for (let round = 0; round < shape.rounds; round++) {
-    const load = { seconds: shape.seconds, connections: shape.connections };
-    const run = (side: Side) => runWrk({ ...side, ...load });
-    const aFirst = round % 2 === 0;
-    const first = await run(aFirst ? pair.a : pair.b);
-    const second = await run(aFirst ? pair.b : pair.a);
-    const [a, b] = aFirst ? [first, second] : [second, first];
-    for (const [side, result] of [
-      [pair.a, a],
-      [pair.b, b],
-    ] as const) {
-      if (result.errors > 0 || !(result.requests > 0)) {
-        throw new Error(
-          `${side.label}: ${result.errors} socket errors, ${result.requests} requests`,
-        );
-      }
+export async function measureRound(pair: Pair, round: number, shape: LoadShape): Promise<Round> {
+  const load = { seconds: shape.seconds, connections: shape.connections };
+  const run = (side: Side) => runWrk({ ...side, ...load });
+  const aFirst = round % 2 === 0;
+  const first = await run(aFirst ? pair.a : pair.b);
+  const second = await run(aFirst ? pair.b : pair.a);
+  const [a, b] = aFirst ? [first, second] : [second, first];
+  for (const [side, result] of [
+    [pair.a, a],
+    [pair.b, b],
+  ] as const) {
+    if (result.errors > 0 || !(result.requests > 0)) {
+      throw new Error(`${side.label}: ${result.errors} socket errors, ${result.requests} requests`);
     }
-    runs.push({ a, b });
-    process.stdout.write('.');
   }
+  return { a, b };
+}
 
-  const a = summarise(runs.map((run) => run.a));
-  const b = summarise(runs.map((run) => run.b));
+/**
+ * Sums up a pair's rounds. Each round yields ratios a/b from two runs that shared the
+ * machine's state of the moment; the reported ratios are the medians of those, since on a
+ * shared machine the speed drifts far more between rounds than within one.
+ */
+export function summarisePair(pair: Pair, runs: readonly Round[]): PairResult {
   return {
     pair,
-    a,
-    b,
+    a: summarise(runs.map((run) => run.a)),
+    b: summarise(runs.map((run) => run.b)),
     throughputRatio: median(runs.map((run) => run.a.requestsPerSecond / run.b.requestsPerSecond)),
     p99Ratio: median(runs.map((run) => run.a.p99Ms / run.b.p99Ms)),
     runs,
