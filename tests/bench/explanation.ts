@@ -49,6 +49,10 @@ ran on the machine at the same time, which widens the spread of the rounds.
 
 ## What is compared with what
 
+- **Control:** the bare app against a second copy of itself (in the tables, the copy
+  stands where ipgate stands elsewhere), started and warmed the same way in every round.
+  Both cost exactly the same, so its ratios show how far from 1.00x this machine puts two
+  equal sides in this very run: the noise every other ratio carries.
 - **Granted IP:** \`/verify\` with \`X-Forwarded-For\` set to an address that has a live
   grant, against a bare Hono app on @hono/node-server (tests/bench/bare-app.mjs) whose route
   answers \`200\` with an empty body.

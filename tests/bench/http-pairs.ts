@@ -111,6 +111,12 @@ async function startRoundServers(
 
     const pairs: Pair[] = [];
     if (sections.includes('http')) {
+      // The same program against itself: how far apart two sides that cost the same land.
+      const copy = await startBareApp('second bare Hono app');
+      started.push(copy);
+      const copy200: Side = { label: 'second bare Hono 200', url: `${copy.url}/verify` };
+      await warm(copy200, warmShape);
+      pairs.push({ name: 'control: bare app vs a second copy', a: copy200, b: bare200 });
       pairs.push(
         {
           name: 'granted IP',

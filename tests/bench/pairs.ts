@@ -13,8 +13,8 @@ export interface Pair {
   readonly name: string;
   readonly a: Side;
   readonly b: Side;
-  /** Least throughput of a as a fraction of b's. */
-  readonly minThroughput: number;
+  /** Least throughput of a as a fraction of b's; undefined when there is no target. */
+  readonly minThroughput?: number;
   /** Most p99 latency of a as a multiple of b's; undefined when there is no target. */
   readonly maxP99?: number;
 }
@@ -103,6 +103,7 @@ function summarise(results: readonly WrkResult[]): Summary {
 /** True when the pair meets its throughput target and, where it has one, its p99 target. */
 export function pairPasses(result: PairResult): boolean {
   const { pair } = result;
-  const fastEnough = result.throughputRatio >= pair.minThroughput;
+  const fastEnough =
+    pair.minThroughput === undefined || result.throughputRatio >= pair.minThroughput;
   return fastEnough && (pair.maxP99 === undefined || result.p99Ratio <= pair.maxP99);
 }

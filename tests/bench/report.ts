@@ -20,23 +20,30 @@ function fixed(value: number, digits = 2): string {
   return Number.isFinite(value) ? value.toFixed(digits) : 'n/a';
 }
 
+// The lowest and highest of the rounds' ratios, after the median they surround.
+function roundRange(ratios: readonly number[]): string {
+  return `(rounds ${fixed(Math.min(...ratios))}–${fixed(Math.max(...ratios))})`;
+}
+
 function pairRows(result: PairResult): Row[] {
   const { pair, a, b } = result;
+  const throughputs = result.runs.map((run) => run.a.requestsPerSecond / run.b.requestsPerSecond);
+  const p99s = result.runs.map((run) => run.a.p99Ms / run.b.p99Ms);
   const rows: Row[] = [
     {
       target: `${pair.name}: throughput`,
       measured: `${Math.round(a.requestsPerSecond)} req/s`,
       baseline: `${Math.round(b.requestsPerSecond)} req/s (${pair.b.label})`,
-      value: `${fixed(result.throughputRatio)}x`,
-      goal: `≥ ${pair.minThroughput}x`,
-      pass: result.throughputRatio >= pair.minThroughput,
+      value: `${fixed(result.throughputRatio)}x ${roundRange(throughputs)}`,
+      goal: pair.minThroughput === undefined ? '(no target)' : `≥ ${pair.minThroughput}x`,
+      pass: pair.minThroughput === undefined || result.throughputRatio >= pair.minThroughput,
     },
   ];
   rows.push({
     target: `${pair.name}: p99 latency`,
     measured: `${fixed(a.p99Ms)} ms`,
     baseline: `${fixed(b.p99Ms)} ms`,
-    value: `${fixed(result.p99Ratio)}x`,
+    value: `${fixed(result.p99Ratio)}x ${roundRange(p99s)}`,
     goal: pair.maxP99 === undefined ? '(no target)' : `≤ ${pair.maxP99}x`,
     pass: pair.maxP99 === undefined || result.p99Ratio <= pair.maxP99,
   });
