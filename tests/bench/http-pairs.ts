@@ -37,9 +37,10 @@ interface RoundServers {
 
 /**
  * Measures the pairs picked by `--only` (http, caddy). Every round starts its own ipgate,
- * bare Hono app and (for caddy) upstream app and two Caddy servers, warms each right after
- * it starts, runs every pair once, and stops them all: how fast a Node process runs differs
- * from one process to the next, so each round's ratio comes from a new draw of both sides.
+ * bare Hono app, (for http) a second bare app for the control pair and (for caddy) an
+ * upstream app and two Caddy servers, warms each right after it starts, runs every pair
+ * once, and stops them all: how fast a Node process runs differs from one process to the
+ * next, so each round's ratio comes from a new draw of both sides.
  */
 export async function measureHttpPairs(
   redisUrl: string,
