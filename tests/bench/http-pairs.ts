@@ -64,8 +64,9 @@ export async function measureHttpPairs(
     try {
       pairs = servers.pairs;
       for (const [index, pair] of pairs.entries()) {
-        const measured = await measureRound(pair, round, shape);
-        runs[index] = [...(runs[index] ?? []), measured];
+        const pairRuns = runs[index] ?? [];
+        pairRuns.push(await measureRound(pair, round, shape));
+        runs[index] = pairRuns;
       }
     } finally {
       await servers.stop();

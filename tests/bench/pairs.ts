@@ -32,7 +32,7 @@ export interface Round {
   readonly b: WrkResult;
 }
 
-/** Medians over the rounds of one pair, and the medians of the rounds' ratios a/b. */
+/** Medians over the rounds of one pair, and each round's ratios a/b with their medians. */
 export interface PairResult {
   readonly pair: Pair;
   readonly a: Summary;
@@ -40,6 +40,9 @@ export interface PairResult {
   readonly throughputRatio: number;
   readonly p99Ratio: number;
   readonly runs: readonly Round[];
+  /** a/b of each round, in the order of `runs`. */
+  readonly throughputRatios: readonly number[];
+  readonly p99Ratios: readonly number[];
 }
 
 interface Summary {
@@ -82,13 +85,17 @@ export async function measureRound(pair: Pair, round: number, shape: LoadShape):
  * shared machine the speed drifts far more between rounds than within one.
  */
 export function summarisePair(pair: Pair, runs: readonly Round[]): PairResult {
+  const throughputRatios = runs.map((run) => run.a.requestsPerSecond / run.b.requestsPerSecond);
+  const p99Ratios = runs.map((run) => run.a.p99Ms / run.b.p99Ms);
   return {
     pair,
     a: summarise(runs.map((run) => run.a)),
     b: summarise(runs.map((run) => run.b)),
-    throughputRatio: median(runs.map((run) => run.a.requestsPerSecond / run.b.requestsPerSecond)),
-    p99Ratio: median(runs.map((run) => run.a.p99Ms / run.b.p99Ms)),
+    throughputRatio: median(throughputRatios),
+    p99Ratio: median(p99Ratios),
     runs,
+    throughputRatios,
+    p99Ratios,
   };
 }
 
@@ -98,12 +105,4 @@ function summarise(results: readonly WrkResult[]): Summary {
     p50Ms: median(results.map((r) => r.p50Ms)),
     p99Ms: median(results.map((r) => r.p99Ms)),
   };
-}
-
-/** True when the pair meets its throughput target and, where it has one, its p99 target. */
-export function pairPasses(result: PairResult): boolean {
-  const { pair } = result;
-  const fastEnough =
-    pair.minThroughput === undefined || result.throughputRatio >= pair.minThroughput;
-  return fastEnough && (pair.maxP99 === undefined || result.p99Ratio <= pair.maxP99);
 }
