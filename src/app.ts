@@ -1,3 +1,4 @@
+import type { RequestListener } from 'node:http';
 import type { HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -11,7 +12,7 @@ import type { Metrics } from './metrics.js';
 import { checkReadiness } from './readiness.js';
 import { secretMatches } from './secret.js';
 import { createThrottle } from './throttle.js';
-import { createVerifyHandler } from './verify.js';
+import { createVerifyListener } from './verify.js';
 import { createWebhookHandler, MAX_WEBHOOK_BYTES } from './webhook.js';
 
 /**
@@ -28,12 +29,18 @@ export interface AppDeps {
   readonly now?: () => number;
 }
 
+/** ipgate's endpoints: `/verify` as a Node request listener, and a Hono app for the rest. */
+export interface App {
+  readonly verify: RequestListener;
+  readonly hono: Hono<{ Bindings: HttpBindings }>;
+}
+
 /**
- * Builds ipgate's HTTP app: `/verify` (forward auth), `POST /authentik/webhook`,
+ * Builds ipgate's HTTP endpoints: `/verify` (forward auth), `POST /authentik/webhook`,
  * `/healthz` (liveness, no Redis), `/readyz` (Redis answers and accepts writes), `/metrics`
  * (Prometheus) and, with ADMIN_TOKEN, `/admin`. CIDR lists are compiled here, once.
  */
-export function createApp(config: Config, deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
+export function createApp(config: Config, deps: AppDeps): App {
   const { store, logger, metrics } = deps;
   const now = deps.now ?? Date.now;
   const app = new Hono<{ Bindings: HttpBindings }>();
@@ -45,15 +52,12 @@ export function createApp(config: Config, deps: AppDeps): Hono<{ Bindings: HttpB
     ipv6Prefix: config.ipv6Prefix,
     grants: deps.grants,
   };
-  app.all(
-    '/verify',
-    createVerifyHandler(rules, {
-      logger,
-      metrics,
-      logDecisions: config.logDecisions,
-      denyLoginUrl: config.denyLoginUrl,
-    }),
-  );
+  const verify = createVerifyListener(rules, {
+    logger,
+    metrics,
+    logDecisions: config.logDecisions,
+    denyLoginUrl: config.denyLoginUrl,
+  });
 
   const webhookLimit = bodyLimit({
     maxSize: MAX_WEBHOOK_BYTES,
@@ -122,5 +126,5 @@ export function createApp(config: Config, deps: AppDeps): Hono<{ Bindings: HttpB
     logger.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed');
     return c.text('Internal Server Error\n', 500);
   });
-  return app;
+  return { verify, hono: app };
 }

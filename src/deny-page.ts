@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { type Answer, contentLength } from './answer.js';
 
 /** Query parameter of the login link that carries the page the person asked for. */
 export const RETURN_PARAMETER = 'next';
@@ -14,7 +15,7 @@ export function wantsHtml(accept: string | undefined): boolean {
  * the login URL; the original URL is only a parameter value, so nothing here redirects
  * anywhere else. Every value placed in the page is escaped.
  */
-export function denyPage(address: string, loginUrl: URL, headers: IncomingHttpHeaders): Response {
+export function denyPage(address: string, loginUrl: URL, headers: IncomingHttpHeaders): Answer {
   const link = new URL(loginUrl.href);
   const original = originalUrl(headers);
   if (original !== undefined) link.searchParams.set(RETURN_PARAMETER, original);
@@ -37,16 +38,15 @@ a{font-weight:bold}code{font-size:1.05em}</style>
 </body>
 </html>
 `;
-  return new Response(body, {
-    status: 403,
-    headers: {
-      'Cache-Control': 'no-store',
-      'Content-Type': 'text/html; charset=UTF-8',
-      'X-Ipgate-Reason': 'no-grant',
-      'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'",
-      'Referrer-Policy': 'no-referrer',
-    },
-  });
+  const answerHeaders = {
+    'Cache-Control': 'no-store',
+    'Content-Type': 'text/html; charset=UTF-8',
+    'Content-Length': contentLength(body),
+    'X-Ipgate-Reason': 'no-grant',
+    'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'",
+    'Referrer-Policy': 'no-referrer',
+  };
+  return { status: 403, headers: answerHeaders, body };
 }
 
 const HOST =

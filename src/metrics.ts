@@ -1,6 +1,10 @@
+import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 
-/** Why `/verify` answered as it did: the `reason` label of `ipgate_decisions_total`. */
+/**
+ * Why `/verify` answered as it did: the `reason` label of `ipgate_decisions_total`, by
+ * result. Each reason belongs to one result only, so a reason alone names both.
+ */
 export const DECISION_REASONS = {
   allow: ['static', 'grant'],
   deny: ['no-grant', 'untrusted-peer', 'no-forwarded-for', 'bad-forwarded-for', 'too-many-hops'],
@@ -125,8 +129,8 @@ class HistogramFamily {
  */
 export class Metrics {
   readonly registry = new Registry();
-  /** Decision counts by result, then reason. */
-  readonly #decisions: Record<string, Record<string, Count>> = {};
+  /** Decision counts by reason (which implies the result). */
+  readonly #decisions = new Map<string, Count>();
   readonly #webhooks: Record<string, Count> = {};
   readonly #latency: { memory: Observations; redis: Observations };
   readonly cacheHits: Count;
@@ -141,9 +145,8 @@ export class Metrics {
       '/verify answers, by result (allow, deny, unavailable) and reason',
     );
     for (const [result, reasons] of Object.entries(DECISION_REASONS)) {
-      const byReason: Record<string, Count> = {};
-      for (const reason of reasons) byReason[reason] = decisions.child({ result, reason });
-      this.#decisions[result] = byReason;
+      for (const reason of reasons)
+        this.#decisions.set(reason, decisions.child({ result, reason }));
     }
 
     const latency = new HistogramFamily(
@@ -184,8 +187,8 @@ export class Metrics {
   }
 
   /** Counts one decision; `started` is `performance.now()` when the request came in. */
-  decided(result: string, reason: string, started: number, fromRedis: boolean): void {
-    this.#decisions[result]?.[reason]?.inc();
+  decided(reason: string, started: number, fromRedis: boolean): void {
+    this.#decisions.get(reason)?.inc();
     const seconds = (performance.now() - started) / 1000;
     (fromRedis ? this.#latency.redis : this.#latency.memory).observe(seconds);
   }

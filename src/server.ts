@@ -1,6 +1,7 @@
-import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
-import { createAdaptorServer } from '@hono/node-server';
-import type { Hono } from 'hono';
+import { createServer as createHttpServer, type Server, type ServerResponse } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
+import type { App } from './app.js';
+import { isVerifyTarget } from './verify.js';
 
 /**
  * How long an idle keep-alive connection stays open, in ms. Above the idle timeouts of
@@ -39,20 +40,21 @@ export interface ServerLimits {
   readonly requestTimeoutMs?: number;
 }
 
-/** An HTTP server for the app, not yet listening, with the limits above. */
-// biome-ignore lint/suspicious/noExplicitAny: the app's bindings type does not matter here.
-export function createServer(app: Hono<any>, limits: ServerLimits = {}): Server {
-  const server = createAdaptorServer({
-    fetch: app.fetch,
-    serverOptions: {
-      maxHeaderSize: MAX_HEADER_BYTES,
-      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
-    },
-  }) as Server;
-  for (const listener of server.listeners('request') as RequestListener[]) {
-    server.removeListener('request', listener);
-    server.on('request', refuseTooManyHeaders(listener));
-  }
+/**
+ * An HTTP server for the app, not yet listening, with the limits above. `/verify` goes to
+ * its own listener, every other request to the Hono app through @hono/node-server.
+ */
+export function createServer(app: App, limits: ServerLimits = {}): Server {
+  const hono = getRequestListener(app.hono.fetch);
+  const options = {
+    maxHeaderSize: MAX_HEADER_BYTES,
+    connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+  };
+  const server = createHttpServer(options, function route(request, response) {
+    if (request.rawHeaders.length / 2 > MAX_HEADER_COUNT) refuseTooManyHeaders(response);
+    else if (isVerifyTarget(request.url)) app.verify(request, response);
+    else void hono(request, response);
+  });
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = limits.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
   server.requestTimeout = limits.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
@@ -61,17 +63,11 @@ export function createServer(app: Hono<any>, limits: ServerLimits = {}): Server 
   return server;
 }
 
-function refuseTooManyHeaders(listener: RequestListener): RequestListener {
-  return function checkHeaderCount(request: IncomingMessage, response: ServerResponse) {
-    if (request.rawHeaders.length / 2 <= MAX_HEADER_COUNT) {
-      listener(request, response);
-      return;
-    }
-    response.writeHead(431, {
-      'Cache-Control': 'no-store',
-      'Content-Type': 'text/plain; charset=UTF-8',
-      Connection: 'close',
-    });
-    response.end('Request Header Fields Too Large\n');
-  };
+function refuseTooManyHeaders(response: ServerResponse): void {
+  response.writeHead(431, {
+    'Cache-Control': 'no-store',
+    'Content-Type': 'text/plain; charset=UTF-8',
+    Connection: 'close',
+  });
+  response.end('Request Header Fields Too Large\n');
 }

@@ -1,9 +1,11 @@
-import type { HttpBindings } from '@hono/node-server';
-import type { Context } from 'hono';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { type Answer, contentLength, sendAnswer } from './answer.js';
 import type { DecisionLogging } from './config.js';
 import { createDecider, type Decision, type DecisionRules } from './decision.js';
 import { denyPage, wantsHtml } from './deny-page.js';
 import type { Logger } from './logger.js';
+import { memoize } from './memo.js';
 import type { Metrics } from './metrics.js';
 
 /** Response headers naming why a request was allowed, and for a grant, by whom. */
@@ -27,73 +29,114 @@ export interface VerifyOptions {
   readonly denyLoginUrl: URL | undefined;
 }
 
-type VerifyContext = Context<{ Bindings: HttpBindings }>;
+/** The path `/verify` is asked on; any query after it is ignored. */
+export const VERIFY_PATH = '/verify';
+
+/** True when a request target names `/verify`, with or without a query. */
+export function isVerifyTarget(target: string | undefined): boolean {
+  if (target === undefined || !target.startsWith(VERIFY_PATH)) return false;
+  return target.length === VERIFY_PATH.length || target[VERIFY_PATH.length] === '?';
+}
 
 /**
- * The forward-auth endpoint. Any method and any query get the same decision: 200 with an
- * empty body to allow, 403 with a short text to deny (a small HTML page for browsers
- * when DENY_LOGIN_URL is set), 503 when Redis cannot tell. Nothing is cacheable, since
- * the same URL is asked for every client.
+ * The forward-auth endpoint, as a Node request listener. Any method and any query get the
+ * same decision: 200 with an empty body to allow, 403 with a short text to deny (a small
+ * HTML page for browsers when DENY_LOGIN_URL is set), 503 when Redis cannot tell. Nothing
+ * is cacheable, since the same URL is asked for every client.
+ *
+ * It answers straight from Node's request rather than through the Hono app: proxies ask
+ * it before every request they pass on, and building Hono's request, context and response
+ * for each cost more than deciding (docs/performance.md).
  */
-export function createVerifyHandler(rules: DecisionRules, options: VerifyOptions) {
+export function createVerifyListener(rules: DecisionRules, options: VerifyOptions) {
   const decide = createDecider(rules);
-  const { metrics } = options;
+  const { metrics, logger } = options;
   const logAll = options.logDecisions === 'all';
   const logDenials = options.logDecisions !== 'none';
 
-  return function verify(c: VerifyContext): Response | Promise<Response> {
+  return function verify(request: IncomingMessage, response: ServerResponse): void {
     const started = performance.now();
-    // Read from Node's own message: Node joins repeated X-Forwarded-For lines with ", ",
-    // and building a fetch Headers object for every request would cost more than deciding.
-    const { incoming } = c.env;
-    const forwardedFor = incoming.headers['x-forwarded-for'];
-    const joined = Array.isArray(forwardedFor) ? forwardedFor.join(', ') : forwardedFor;
-    const decision = decide(incoming.socket.remoteAddress, joined);
-
-    if (decision instanceof Promise) {
-      metrics.cacheMisses.inc();
-      return decision.then((settled) => answer(settled, c, started, true));
+    try {
+      const decision = decide(request.socket.remoteAddress, forwardedFor(request.rawHeaders));
+      if (decision instanceof Promise) {
+        metrics.cacheMisses.inc();
+        decision
+          .then((settled) => answer(settled, request, response, started, true))
+          .catch((error: unknown) => fail(error, request, response));
+        return;
+      }
+      const reason = decision.result === 'unavailable' ? undefined : decision.reason;
+      if (reason === 'grant' || reason === 'no-grant') metrics.cacheHits.inc();
+      answer(decision, request, response, started, false);
+    } catch (error) {
+      fail(error, request, response);
     }
-    const reason = decision.result === 'unavailable' ? undefined : decision.reason;
-    if (reason === 'grant' || reason === 'no-grant') metrics.cacheHits.inc();
-    return answer(decision, c, started, false);
   };
 
-  function answer(decision: Decision, c: VerifyContext, started: number, redis: boolean) {
+  function answer(
+    decision: Decision,
+    request: IncomingMessage,
+    response: ServerResponse,
+    started: number,
+    redis: boolean,
+  ): void {
     const reason = decision.result === 'unavailable' ? 'store-unavailable' : decision.reason;
-    metrics.decided(decision.result, reason, started, redis);
+    metrics.decided(reason, started, redis);
     if (logAll || (logDenials && decision.result !== 'allow')) {
-      logDecision(options.logger, decision, reason, c);
+      logDecision(logger, decision, reason, request.headers);
     }
-    if (decision.result === 'deny' && decision.reason === 'no-grant') {
-      const headers = c.env.incoming.headers;
-      if (options.denyLoginUrl !== undefined && wantsHtml(headers.accept)) {
-        return denyPage(decision.client.text, options.denyLoginUrl, headers);
-      }
+    sendAnswer(response, answerFor(decision, request.headers, options.denyLoginUrl));
+  }
+
+  // The same answer as the Hono app's error handler: logged, and nothing internal shown.
+  function fail(error: unknown, request: IncomingMessage, response: ServerResponse): void {
+    logger.error({ err: error, method: request.method, path: VERIFY_PATH }, 'request failed');
+    if (response.headersSent) {
+      response.destroy();
+      return;
     }
-    return respond(decision);
+    const body = 'Internal Server Error\n';
+    const headers = {
+      'Content-Type': 'text/plain; charset=UTF-8',
+      'Content-Length': contentLength(body),
+    };
+    sendAnswer(response, { status: 500, headers, body });
   }
 }
 
-// Responses are built with plain header objects, which @hono/node-server writes directly.
-function respond(decision: Decision): Response {
+/**
+ * The request's X-Forwarded-For lines joined with ", ", as Node joins them in `headers`.
+ * Read from the raw list, because Node builds `headers` only when first asked for, and
+ * an allow needs no other header.
+ */
+export function forwardedFor(rawHeaders: readonly string[]): string | undefined {
+  let joined: string | undefined;
+  for (let index = 0; index < rawHeaders.length; index += 2) {
+    const name = rawHeaders[index] as string;
+    if (name.length !== 15 || name.toLowerCase() !== 'x-forwarded-for') continue;
+    const value = rawHeaders[index + 1] as string;
+    joined = joined === undefined ? value : `${joined}, ${value}`;
+  }
+  return joined;
+}
+
+function answerFor(
+  decision: Decision,
+  headers: IncomingHttpHeaders,
+  denyLoginUrl: URL | undefined,
+): Answer {
   switch (decision.result) {
     case 'allow':
-      return new Response('', {
-        status: 200,
-        headers: {
-          'Cache-Control': 'no-store',
-          [REASON_HEADER]: decision.reason,
-          // Always present, empty when nobody signed in (static CIDR, or a grant without a
-          // name), so that every proxy overwrites a value the client may have sent itself.
-          // Caddy 2.6 would otherwise pass its literal placeholder text to the app.
-          [USER_HEADER]: decision.reason === 'grant' ? headerSafe(decision.user ?? '') : '',
-        },
-      });
+      return decision.reason === 'grant' ? grantAllow(decision.user ?? '') : STATIC_ALLOW;
     case 'deny':
-      return text(403, decision.reason, `Forbidden: ${denyMessage(decision)}\n`);
+      if (decision.reason === 'no-grant' && denyLoginUrl !== undefined) {
+        if (wantsHtml(headers.accept)) {
+          return denyPage(decision.client.text, denyLoginUrl, headers);
+        }
+      }
+      return denial(403, decision.reason, `Forbidden: ${denyMessage(decision)}\n`);
     case 'unavailable':
-      return text(
+      return denial(
         503,
         'store-unavailable',
         'Service Unavailable: sign-ins cannot be checked right now\n',
@@ -101,13 +144,32 @@ function respond(decision: Decision): Response {
   }
 }
 
-function text(status: number, reason: string, body: string): Response {
+// An allow's answer is built once (static) or once per user name: the same few headers
+// are sent again and again. X-Ipgate-User is always present, empty when nobody signed in
+// (static CIDR, or a grant without a name), so that every proxy overwrites a value the
+// client may have sent itself. Caddy 2.6 would otherwise pass its literal placeholder
+// text to the app.
+function allow(reason: string, user: string): Answer {
+  const headers = Object.freeze({
+    'Cache-Control': 'no-store',
+    'Content-Length': '0',
+    [REASON_HEADER]: reason,
+    [USER_HEADER]: headerSafe(user),
+  });
+  return Object.freeze({ status: 200, headers, body: '' });
+}
+
+const STATIC_ALLOW = allow('static', '');
+const grantAllow = memoize((user) => allow('grant', user), 1024);
+
+function denial(status: number, reason: string, body: string): Answer {
   const headers = {
     'Cache-Control': 'no-store',
     'Content-Type': 'text/plain; charset=UTF-8',
+    'Content-Length': contentLength(body),
     [REASON_HEADER]: reason,
   };
-  return new Response(body, { status, headers });
+  return { status, headers, body };
 }
 
 function denyMessage(decision: Extract<Decision, { result: 'deny' }>): string {
@@ -127,8 +189,12 @@ const TOKEN_PARAMETER = /([?&]token=)[^&#]*/gi;
 
 // One info line per logged decision, with what the proxy's access log also shows. Header
 // values are the client's own words: truncated, under named fields.
-function logDecision(logger: Logger, decision: Decision, reason: string, c: VerifyContext): void {
-  const headers = c.env.incoming.headers;
+function logDecision(
+  logger: Logger,
+  decision: Decision,
+  reason: string,
+  headers: IncomingHttpHeaders,
+): void {
   logger.info(
     {
       result: decision.result,

@@ -107,9 +107,9 @@ describe('Metrics', () => {
   it('writes histogram buckets cumulatively, with +Inf, sum and count', async () => {
     const metrics = new Metrics();
     const started = performance.now();
-    metrics.decided('allow', 'grant', started - 0.03, false);
-    metrics.decided('allow', 'grant', started - 200, false);
-    metrics.decided('allow', 'grant', started - 900, false);
+    metrics.decided('grant', started - 0.03, false);
+    metrics.decided('grant', started - 200, false);
+    metrics.decided('grant', started - 900, false);
     const text = await metrics.registry.metrics();
     const line = (le: string) => {
       const prefix = `ipgate_decision_duration_seconds_bucket{source="memory",le="${le}"} `;

@@ -43,14 +43,24 @@ function raw(url: string, text: string): Promise<string> {
   });
 }
 
+const DETAIL = 'internal detail: /src/grant-store.ts:42';
+
 describe('what a response may reveal', () => {
-  it('answers an internal failure with a bare 500, and logs it', async () => {
+  it.each([
+    ['a lookup that fails', () => Promise.reject(new TypeError(DETAIL))],
+    [
+      'a lookup that throws',
+      () => {
+        throw new TypeError(DETAIL);
+      },
+    ],
+  ])('answers %s with a bare 500, logs it, and goes on', async (_name, find) => {
     const logs = new LogCapture();
     const config = parseConfig({ REDIS_URL: redis.url, WEBHOOK_SECRET: SECRET });
     const backend = openBackend(config, createLogger('info', logs));
     const failing = {
       cached: () => undefined,
-      find: () => Promise.reject(new TypeError('internal detail: /src/grant-store.ts:42')),
+      find,
     };
     const app = createApp(config, {
       ...backend,
@@ -68,6 +78,8 @@ describe('what a response may reveal', () => {
       expect(response.body).toBe('Internal Server Error\n');
       expect(JSON.stringify(response.headers)).not.toMatch(INTERNALS);
       expect(logs.withMessage('request failed')).toHaveLength(1);
+      const health = await request(`${url}/healthz`);
+      expect(health.status).toBe(200);
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

@@ -1,4 +1,6 @@
+import { connect } from 'node:net';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { forwardedFor, isVerifyTarget } from '../src/verify.js';
 import { request } from './helpers/http.js';
 import { SECRET, startIpgate, useIpgate } from './helpers/ipgate.js';
 
@@ -71,6 +73,38 @@ describe('/verify over a real socket', () => {
       if (method === 'HEAD') expect(denied.body).toBe('');
     }
   });
+
+  it('sends every answer with its length, never chunked', async () => {
+    await login('198.51.100.7');
+    for (const client of ['198.51.100.7', '192.0.2.77', '198.51.100.8']) {
+      const response = await verify(client);
+      expect(response.headers['transfer-encoding']).toBeUndefined();
+      expect(response.headers['content-length']).toBe(String(Buffer.byteLength(response.body)));
+    }
+  });
+
+  it('answers the next request on a connection after a body it did not read', async () => {
+    const socket = connect(Number(new URL(running.ipgate.url).port), '127.0.0.1');
+    let received = '';
+    socket.setEncoding('latin1').on('data', (chunk: string) => {
+      received += chunk;
+    });
+    const head = 'Host: ipgate\r\nX-Forwarded-For: 192.0.2.77\r\n';
+    socket.write(`POST /verify HTTP/1.1\r\n${head}Content-Length: 11\r\n\r\nhello world`);
+    socket.write(`GET /verify HTTP/1.1\r\n${head}\r\n`);
+    await expect
+      .poll(() => received.match(/^HTTP\/1\.1 200 OK/gm)?.length ?? 0, { timeout: 2000 })
+      .toBe(2);
+    socket.destroy();
+  });
+
+  it.each(['/verify/', '/verifyx', '/verify%3F', '/Verify'])(
+    'treats %s as another path (404)',
+    async (path) => {
+      const response = await verify('192.0.2.77', { path });
+      expect([response.status, response.body]).toEqual([404, 'Not Found\n']);
+    },
+  );
 
   it('allows the whole IPv6 /64 of a login', async () => {
     const { grant } = await login('2001:db8:1:2::10');
@@ -177,5 +211,44 @@ describe('health endpoints', () => {
   it('answers 404 for an unknown path', async () => {
     const response = await request(`${running.ipgate.url}/admin`);
     expect([response.status, response.body]).toEqual([404, 'Not Found\n']);
+  });
+});
+
+describe('isVerifyTarget', () => {
+  it.each([
+    ['/verify', true],
+    ['/verify?', true],
+    ['/verify?x=1&next=/verify', true],
+    ['/verify/', false],
+    ['/verifyx', false],
+    ['/verify#x', false],
+    ['/Verify', false],
+    ['//verify', false],
+    ['http://ipgate/verify', false],
+    ['', false],
+    [undefined, false],
+  ])('%s: %s', (target, expected) => {
+    expect(isVerifyTarget(target)).toBe(expected);
+  });
+});
+
+describe('forwardedFor', () => {
+  it.each([
+    ['no header', ['Host', 'ipgate'], undefined],
+    ['one line', ['Host', 'ipgate', 'X-Forwarded-For', '198.51.100.7'], '198.51.100.7'],
+    ['any case', ['x-FORWARDED-for', '198.51.100.7'], '198.51.100.7'],
+    ['an empty line', ['X-Forwarded-For', ''], ''],
+    [
+      'lines joined as Node joins them',
+      ['X-Forwarded-For', '1.1.1.1, 2.2.2.2', 'Accept', '*/*', 'X-Forwarded-For', '3.3.3.3'],
+      '1.1.1.1, 2.2.2.2, 3.3.3.3',
+    ],
+    [
+      'other names of the same length',
+      ['Accept-Language', 'en', 'X-Forwarded-Fox', '1'],
+      undefined,
+    ],
+  ])('%s', (_name, rawHeaders, expected) => {
+    expect(forwardedFor(rawHeaders)).toBe(expected);
   });
 });
