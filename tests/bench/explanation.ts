@@ -1,4 +1,5 @@
 import { placement } from './cpus.js';
+import { PRIME_SECONDS } from './pairs.js';
 import type { BenchResults } from './run.js';
 
 /** The text of docs/performance.md around the measured tables. */
@@ -32,7 +33,8 @@ ${results.command}
 
 Each pair ran ${options.rounds} rounds. A round starts new servers (ipgate, the bare app and,
 for Caddy, the upstream app and two Caddy servers), warms each, then runs each side once, back
-to back, ${options.seconds} s each, with ${options.connections} connections and one wrk thread.
+to back, ${options.seconds} s each (after ${PRIME_SECONDS} s of the same load, unmeasured), with
+${options.connections} connections and one wrk thread.
 A ratio is the median over the rounds of ipgate's result divided by its baseline's in the same
 round, so 1.00x means "costs the same"; the req/s and p99 columns are each side's median.
 
@@ -55,7 +57,9 @@ ran on the machine at the same time, which widens the spread of the rounds.
   equal sides in this very run: the noise every other ratio carries.
 - **Granted IP:** \`/verify\` with \`X-Forwarded-For\` set to an address that has a live
   grant, against a bare Hono app on @hono/node-server (tests/bench/bare-app.mjs) whose route
-  answers \`200\` with an empty body.
+  answers \`200\` with an empty body. Both sides get the same request, \`X-Forwarded-For\`
+  included (every forward-auth request carries one; the bare app ignores it, but Node still
+  parses it).
 - **Static IP:** the same, for an address in \`STATIC_CIDRS\`.
 - **Denied IP:** \`/verify\` for an address with no grant, against the bare app's route
   answering \`403\` with a short text body and \`Cache-Control: no-store\`: writing a body
@@ -110,6 +114,10 @@ machine is used.
   rounds than within one (a side can read 30,000 req/s in one round and 60,000 in the
   next), so each round's ratio compares two runs made under the same conditions, and the
   reported ratio is the median of those.
+- **Priming:** each measured run follows ${PRIME_SECONDS} s of the same load on the same
+  server, unmeasured. A server that sat idle while others were measured answers its next
+  burst slower at first (V8 shrinks the heap of an idle process), which would otherwise
+  count against whichever side waited longest, often by more than the difference measured.
 - **New processes every round:** how fast a Node process serves differs from one process to
   the next, even for the same program started the same way, and stays so for its life. Two
   long-lived processes would make every round compare the same two draws; new ones each
@@ -177,28 +185,43 @@ clients (each one a Redis lookup and a new cache entry) left ipgate at 166 MB RS
 - \`--max-semi-space-size=8\` caps each half of the young generation at 8 MB instead of 16 MB.
 - \`--heap-growing-percent=10\` lets the old generation grow only 10 % past what was live
   after the last full collection before the next one starts. A cache hit promotes almost
-  nothing to the old generation, so this costs nothing on the path that matters.
+  nothing to the old generation, so this costs nothing on the path that matters (but
+  anything that does promote on every request shows at once: see the next section).
 
 V8's \`--optimize-for-size\` reaches a lower resident size (114 MB) but makes every decision
 markedly slower: in interleaved runs on this machine (\`wrk -t1 -c32\`, the server pinned to
 one core) it answered 0.58-0.72x the requests of the bare app, where the two flags above
-measured 0.81-0.95x in full runs of this benchmark. To trade memory differently, run \`node dist/main.js\` with other flags,
-or lower \`CACHE_SIZE\`.
+answer as many as the bare app (the table above). To trade memory differently, run
+\`node dist/main.js\` with other flags, or lower \`CACHE_SIZE\`.
 
 ## What an allow costs beyond an empty 200
 
-A CPU profile of ipgate and of the bare app under the same load (\`node --cpu-prof\`, 6 s of
-\`wrk -t1 -c32\` after a warm-up, taken on 2026-12-04) puts ipgate's own code (the peer and
-\`X-Forwarded-For\` memos, the CIDR and cache lookups, metrics, building the answer) at about
-3 % of busy samples, and writing the two headers an allow has beyond the bare 200
-(\`X-Ipgate-Reason\` and \`X-Ipgate-User\`, besides \`Cache-Control\` in place of
-\`Content-Type\`) at about 1 %. Everything else is the same in both: Node's HTTP server,
-Hono's routing, and the socket writes (over 40 % of samples in \`writeLatin1String\`, which
-holds the write system call). The system calls per request are the same too (\`strace -c\`:
-one \`read\` and one \`write\`). So an allow costs about 4-5 % more CPU than the empty 200;
-the throughput ratio of a run lands wherever this machine's noise puts it around that, which
-the control pair measures. A denial costs less than the bare app's \`c.text()\` 403, because
-ipgate builds its answers with plain header objects that @hono/node-server writes directly.
+Instructions per request, counted by \`valgrind --tool=callgrind\` (deterministic, unlike
+time on a shared machine) over 20,000 \`/verify\` requests on 32 keep-alive connections,
+after 30,000 requests of warm-up, each server started as the benchmark starts it:
 
+| Server and request | Instructions per request |
+| --- | --- |
+| bare Hono app, 200, no \`X-Forwarded-For\` | 55,300 |
+| bare Hono app, 200, with \`X-Forwarded-For\` | 57,400 |
+| bare Hono app answering ipgate's three allow headers | 60,700 |
+| ipgate, static IP, \`/verify\` routed through Hono (before 2026-12-04) | 62,600 |
+| ipgate, granted IP, \`/verify\` routed through Hono (before 2026-12-04) | 63,400 |
+| ipgate, static IP | 57,200 |
+| ipgate, granted IP | 58,100 |
+
+Through Hono, an allow cost about 10 % more than the empty 200: building Hono's request and
+context and the headers object Node makes for it, and writing three headers through
+@hono/node-server's response path (each header about 1,600 instructions). The decision
+itself (the peer and \`X-Forwarded-For\` memos, the CIDR and cache lookups, metrics) is
+about 1,000. So ipgate answers \`/verify\` in Node's request listener, before the Hono app,
+which serves every other endpoint: it reads \`X-Forwarded-For\` from the raw header list,
+writes an answer built once per kind (and per user name) with its Content-Length, and costs
+about what the bare app's route costs for the same request.
+
+Each answer's headers are one object literal. Headers built by spreading another object
+(\`{ ...headers, 'Content-Length': n }\`) were allocated straight into V8's old generation
+after warm-up, which brought a full collection every 0.75 s, each pausing the process for
+about 5 ms: invisible in throughput, but it tripled the p99 latency of denials.
 `;
 }

@@ -104,11 +104,17 @@ async function startRoundServers(
     });
     await warm(verify(CLIENTS.granted), warmShape);
 
+    // Every side gets the request ipgate gets, X-Forwarded-For included: the bare app
+    // ignores the header, but Node still parses it.
     const bare = await startBareApp('bare Hono app');
     started.push(bare);
-    const bare200: Side = { label: 'bare Hono 200', url: `${bare.url}/verify` };
-    const bare403: Side = { label: 'bare Hono 403', url: `${bare.url}/denied` };
-    await warm(bare200, warmShape);
+    const bareSide = (label: string, path: string, client: string): Side => ({
+      label,
+      url: `${bare.url}${path}`,
+      headers: { 'X-Forwarded-For': client },
+    });
+    const bare200 = (client: string) => bareSide('bare Hono 200', '/verify', client);
+    await warm(bare200(CLIENTS.granted), warmShape);
     await expectStatuses(ipgate, bare);
 
     const pairs: Pair[] = [];
@@ -116,25 +122,38 @@ async function startRoundServers(
       // The same program against itself: how far apart two sides that cost the same land.
       const copy = await startBareApp('second bare Hono app');
       started.push(copy);
-      const copy200: Side = { label: 'second bare Hono 200', url: `${copy.url}/verify` };
+      const copy200: Side = {
+        label: 'second bare Hono 200',
+        url: `${copy.url}/verify`,
+        headers: { 'X-Forwarded-For': CLIENTS.granted },
+      };
       await warm(copy200, warmShape);
-      pairs.push({ name: 'control: bare app vs a second copy', a: copy200, b: bare200 });
+      pairs.push({
+        name: 'control: bare app vs a second copy',
+        a: copy200,
+        b: bare200(CLIENTS.granted),
+      });
       pairs.push(
         {
           name: 'granted IP',
           a: verify(CLIENTS.granted),
-          b: bare200,
+          b: bare200(CLIENTS.granted),
           minThroughput: 0.9,
           maxP99: 1.2,
         },
         {
           name: 'static IP',
           a: verify(CLIENTS.static),
-          b: bare200,
+          b: bare200(CLIENTS.static),
           minThroughput: 0.9,
           maxP99: 1.2,
         },
-        { name: 'denied IP', a: verify(CLIENTS.denied), b: bare403, minThroughput: 0.9 },
+        {
+          name: 'denied IP',
+          a: verify(CLIENTS.denied),
+          b: bareSide('bare Hono 403', '/denied', CLIENTS.denied),
+          minThroughput: 0.9,
+        },
       );
     }
     if (sections.includes('caddy')) {

@@ -57,13 +57,24 @@ export async function warm(side: Side, shape: LoadShape): Promise<void> {
 }
 
 /**
- * Runs both sides of a pair back to back with the same wrk settings: a then b in even
- * rounds (counting from 0), b then a in odd ones, so that neither side always follows
- * the other.
+ * Seconds of the same load each side gets just before its measured run, unmeasured. A
+ * server that sat idle while the others were measured answers its first burst slower
+ * (V8 shrinks an idle heap, and the first scavenges of the next burst are longer), which
+ * would count against whichever side happens to wait longest.
+ */
+export const PRIME_SECONDS = 1;
+
+/**
+ * Runs both sides of a pair back to back with the same wrk settings, each right after a
+ * short unmeasured priming run: a then b in even rounds (counting from 0), b then a in
+ * odd ones, so that neither side always follows the other.
  */
 export async function measureRound(pair: Pair, round: number, shape: LoadShape): Promise<Round> {
   const load = { seconds: shape.seconds, connections: shape.connections };
-  const run = (side: Side) => runWrk({ ...side, ...load });
+  const run = async (side: Side) => {
+    await runWrk({ ...side, ...load, seconds: PRIME_SECONDS });
+    return runWrk({ ...side, ...load });
+  };
   const aFirst = round % 2 === 0;
   const first = await run(aFirst ? pair.a : pair.b);
   const second = await run(aFirst ? pair.b : pair.a);
