@@ -197,16 +197,18 @@ answer as many as the bare app (the table above). To trade memory differently, r
 ## What an allow costs beyond an empty 200
 
 Instructions per request, counted by \`valgrind --tool=callgrind\` (deterministic, unlike
-time on a shared machine) over 20,000 \`/verify\` requests on 32 keep-alive connections,
-after 30,000 requests of warm-up, each server started as the benchmark starts it:
+time on a shared machine): each server started under \`valgrind --tool=callgrind
+--instr-atstart=no\` as the benchmark starts it, given 30,000 requests of warm-up on 32
+keep-alive connections, then counted (\`callgrind_control -i on\`, then \`-d\`) over the next
+20,000 requests:
 
 | Server and request | Instructions per request |
 | --- | --- |
 | bare Hono app, 200, no \`X-Forwarded-For\` | 55,300 |
 | bare Hono app, 200, with \`X-Forwarded-For\` | 57,400 |
 | bare Hono app answering ipgate's three allow headers | 60,700 |
-| ipgate, static IP, \`/verify\` routed through Hono (before 2026-12-04) | 62,600 |
-| ipgate, granted IP, \`/verify\` routed through Hono (before 2026-12-04) | 63,400 |
+| ipgate, static IP, with \`/verify\` as a Hono route (the earlier design) | 62,600 |
+| ipgate, granted IP, with \`/verify\` as a Hono route (the earlier design) | 63,400 |
 | ipgate, static IP | 57,200 |
 | ipgate, granted IP | 58,100 |
 
@@ -214,7 +216,7 @@ Through Hono, an allow cost about 10 % more than the empty 200: building Hono's 
 context and the headers object Node makes for it, and writing three headers through
 @hono/node-server's response path (each header about 1,600 instructions). The decision
 itself (the peer and \`X-Forwarded-For\` memos, the CIDR and cache lookups, metrics) is
-about 1,000. So ipgate answers \`/verify\` in Node's request listener, before the Hono app,
+about 2,000. So ipgate answers \`/verify\` in Node's request listener, before the Hono app,
 which serves every other endpoint: it reads \`X-Forwarded-For\` from the raw header list,
 writes an answer built once per kind (and per user name) with its Content-Length, and costs
 about what the bare app's route costs for the same request.
