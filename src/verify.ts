@@ -61,19 +61,19 @@ export function createVerifyListener(rules: DecisionRules, options: VerifyOption
       if (decision instanceof Promise) {
         metrics.cacheMisses.inc();
         decision
-          .then((settled) => answer(settled, request, response, started, true))
+          .then((settled) => respond(settled, request, response, started, true))
           .catch((error: unknown) => fail(error, request, response));
         return;
       }
       const reason = decision.result === 'unavailable' ? undefined : decision.reason;
       if (reason === 'grant' || reason === 'no-grant') metrics.cacheHits.inc();
-      answer(decision, request, response, started, false);
+      respond(decision, request, response, started, false);
     } catch (error) {
       fail(error, request, response);
     }
   };
 
-  function answer(
+  function respond(
     decision: Decision,
     request: IncomingMessage,
     response: ServerResponse,
@@ -129,10 +129,9 @@ function answerFor(
     case 'allow':
       return decision.reason === 'grant' ? grantAllow(decision.user ?? '') : STATIC_ALLOW;
     case 'deny':
-      if (decision.reason === 'no-grant' && denyLoginUrl !== undefined) {
-        if (wantsHtml(headers.accept)) {
-          return denyPage(decision.client.text, denyLoginUrl, headers);
-        }
+      // A browser that asked directly gets a page with a sign-in link (DENY_LOGIN_URL).
+      if (decision.reason === 'no-grant' && denyLoginUrl && wantsHtml(headers.accept)) {
+        return denyPage(decision.client.text, denyLoginUrl, headers);
       }
       return denial(403, decision.reason, `Forbidden: ${denyMessage(decision)}\n`);
     case 'unavailable':
