@@ -110,10 +110,10 @@ machine is used.
   and both sides of a pair get the same one; Redis and Caddy are left to the scheduler.
 - **Interleaving:** the two sides of a pair run back to back in each of ${options.rounds}
   rounds, ipgate first in odd rounds and the baseline first in even ones (A B, B A, A B …),
-  so neither always follows the other. On a shared machine the speed drifts far more between
-  rounds than within one (a side can read 30,000 req/s in one round and 60,000 in the
-  next), so each round's ratio compares two runs made under the same conditions, and the
-  reported ratio is the median of those.
+  so neither always follows the other, and the pairs take turns going first in a round. On
+  a shared machine the speed drifts far more between rounds than within one (a side can
+  read 30,000 req/s in one round and 60,000 in the next), so each round's ratio compares two
+  runs made under the same conditions, and the reported ratio is the median of those.
 - **Priming:** each measured run follows ${PRIME_SECONDS} s of the same load on the same
   server, unmeasured. A server that sat idle while others were measured answers its next
   burst slower at first (V8 shrinks the heap of an idle process), which would otherwise

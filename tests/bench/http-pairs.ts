@@ -36,11 +36,12 @@ interface RoundServers {
 }
 
 /**
- * Measures the pairs picked by `--only` (http, caddy). Every round starts its own ipgate,
- * bare Hono app, (for http) a second bare app for the control pair and (for caddy) an
- * upstream app and two Caddy servers, warms each right after it starts, runs every pair
- * once, and stops them all: how fast a Node process runs differs from one process to the
- * next, so each round's ratio comes from a new draw of both sides.
+ * Measures the pairs picked by `--only` (http, caddy), in an order that turns by one each
+ * round. Every round starts its own ipgate, bare Hono app, (for http) a second bare app for
+ * the control pair and (for caddy) an upstream app and two Caddy servers, warms each right
+ * after it starts, runs every pair once, and stops them all: how fast a Node process runs
+ * differs from one process to the next, so each round's ratio comes from a new draw of both
+ * sides.
  */
 export async function measureHttpPairs(
   redisUrl: string,
@@ -63,9 +64,12 @@ export async function measureHttpPairs(
     const servers = await startRoundServers(redisUrl, wanted, warmShape);
     try {
       pairs = servers.pairs;
-      for (const [index, pair] of pairs.entries()) {
+      // The pairs take turns going first, so that none is always measured on servers
+      // that have just sat idle through the warm-ups.
+      for (let turn = 0; turn < pairs.length; turn++) {
+        const index = (round + turn) % pairs.length;
         const pairRuns = runs[index] ?? [];
-        pairRuns.push(await measureRound(pair, round, shape));
+        pairRuns.push(await measureRound(pairs[index] as Pair, round, shape));
         runs[index] = pairRuns;
       }
     } finally {

@@ -62,7 +62,7 @@ export async function warm(side: Side, shape: LoadShape): Promise<void> {
  * (V8 shrinks an idle heap, and the first scavenges of the next burst are longer), which
  * would count against whichever side happens to wait longest.
  */
-export const PRIME_SECONDS = 1;
+export const PRIME_SECONDS = 2;
 
 /**
  * Runs both sides of a pair back to back with the same wrk settings, each right after a
