@@ -32,10 +32,23 @@ export interface VerifyOptions {
 /** The path `/verify` is asked on; any query after it is ignored. */
 export const VERIFY_PATH = '/verify';
 
-/** True when a request target names `/verify`, with or without a query. */
+/**
+ * True when a request target names `/verify`, with or without a query, in origin form
+ * (`/verify?…`) or in the absolute form (`http://ipgate/verify`) that RFC 9112 §3.2.2
+ * says a server must accept too.
+ */
 export function isVerifyTarget(target: string | undefined): boolean {
-  if (target === undefined || !target.startsWith(VERIFY_PATH)) return false;
+  if (target === undefined) return false;
+  if (!target.startsWith('/')) return absolutePath(target) === VERIFY_PATH;
+  if (!target.startsWith(VERIFY_PATH)) return false;
   return target.length === VERIFY_PATH.length || target[VERIFY_PATH.length] === '?';
+}
+
+/** The path of an absolute-form target, or undefined when it is not an http(s) URL. */
+function absolutePath(target: string): string | undefined {
+  if (!URL.canParse(target)) return undefined;
+  const url = new URL(target);
+  return url.protocol === 'http:' || url.protocol === 'https:' ? url.pathname : undefined;
 }
 
 /**

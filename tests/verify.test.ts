@@ -22,6 +22,16 @@ function verify(forwardedFor: string | string[], init: { method?: string; path?:
   });
 }
 
+/** A raw connection to ipgate, and everything it has sent on it so far. */
+function rawConnection() {
+  const socket = connect(Number(new URL(running.ipgate.url).port), '127.0.0.1');
+  let text = '';
+  socket.setEncoding('latin1').on('data', (chunk: string) => {
+    text += chunk;
+  });
+  return { socket, received: () => text };
+}
+
 async function login(clientIp: string, username = 'alice') {
   const response = await request(`${running.ipgate.url}/authentik/webhook`, {
     method: 'POST',
@@ -84,17 +94,23 @@ describe('/verify over a real socket', () => {
   });
 
   it('answers the next request on a connection after a body it did not read', async () => {
-    const socket = connect(Number(new URL(running.ipgate.url).port), '127.0.0.1');
-    let received = '';
-    socket.setEncoding('latin1').on('data', (chunk: string) => {
-      received += chunk;
-    });
+    const { socket, received } = rawConnection();
     const head = 'Host: ipgate\r\nX-Forwarded-For: 192.0.2.77\r\n';
     socket.write(`POST /verify HTTP/1.1\r\n${head}Content-Length: 11\r\n\r\nhello world`);
     socket.write(`GET /verify HTTP/1.1\r\n${head}\r\n`);
     await expect
-      .poll(() => received.match(/^HTTP\/1\.1 200 OK/gm)?.length ?? 0, { timeout: 2000 })
+      .poll(() => received().match(/^HTTP\/1\.1 200 OK/gm)?.length ?? 0, { timeout: 2000 })
       .toBe(2);
+    socket.destroy();
+  });
+
+  it('decides a request whose target is in absolute form', async () => {
+    const { socket, received } = rawConnection();
+    const head = 'Host: ipgate\r\nX-Forwarded-For: 203.0.113.9\r\nConnection: close\r\n';
+    socket.write(`GET http://ipgate/verify?x=1 HTTP/1.1\r\n${head}\r\n`);
+    await expect
+      .poll(() => received().split('\r\n')[0], { timeout: 2000 })
+      .toBe('HTTP/1.1 403 Forbidden');
     socket.destroy();
   });
 
@@ -224,7 +240,15 @@ describe('isVerifyTarget', () => {
     ['/verify#x', false],
     ['/Verify', false],
     ['//verify', false],
-    ['http://ipgate/verify', false],
+    ['http://ipgate/verify', true],
+    ['https://ipgate:8080/verify?x=1', true],
+    ['HTTP://ipgate/verify', true],
+    ['http://ipgate/verify/', false],
+    ['http://ipgate/other?next=/verify', false],
+    ['http://ipgate', false],
+    ['ftp://ipgate/verify', false],
+    ['verify', false],
+    ['*', false],
     ['', false],
     [undefined, false],
   ])('%s: %s', (target, expected) => {
