@@ -46,9 +46,12 @@ export function isVerifyTarget(target: string | undefined): boolean {
 
 /** The path of an absolute-form target, or undefined when it is not an http(s) URL. */
 function absolutePath(target: string): string | undefined {
-  if (!URL.canParse(target)) return undefined;
-  const url = new URL(target);
-  return url.protocol === 'http:' || url.protocol === 'https:' ? url.pathname : undefined;
+  try {
+    const url = new URL(target);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.pathname : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -1,12 +1,11 @@
 import type { AddressInfo } from 'node:net';
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
 import { openBackend } from '../src/backend.js';
 import { parseConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { createServer } from '../src/server.js';
-import { request } from './helpers/http.js';
+import { rawRequest, request } from './helpers/http.js';
 import { LogCapture, SECRET, startIpgate, type TestIpgate } from './helpers/ipgate.js';
 import { RedisServer } from './helpers/redis-server.js';
 
@@ -25,23 +24,6 @@ afterAll(async () => {
 
 // Marks of an internal detail: a stack frame, a file path, an error class or message.
 const INTERNALS = /\bat .+\(|node_modules|\/src\/|\.ts:\d|Error:|TypeError|ECONN|ioredis/;
-
-function raw(url: string, text: string): Promise<string> {
-  const { port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = connect(Number(port), '127.0.0.1');
-    let answer = '';
-    socket.on('data', (chunk: Buffer) => {
-      answer += chunk.toString('latin1');
-      // One answer is all these tests want; a kept-alive connection would wait for more.
-      if (answer.includes('\r\n\r\n')) setTimeout(() => socket.destroy(), 100).unref();
-    });
-    socket.on('error', () => resolve(answer));
-    socket.on('close', () => resolve(answer));
-    socket.write(text);
-    setTimeout(() => socket.destroy(), 2000).unref();
-  });
-}
 
 const DETAIL = 'internal detail: /src/grant-store.ts:42';
 
@@ -103,7 +85,7 @@ describe('what a response may reveal', () => {
     ],
     ['HTTP/0.9', 'GET /verify\r\n\r\n'],
   ])('reveals nothing internal to %s', async (_name, text) => {
-    const answer = await raw(ipgate.url, text);
+    const answer = await rawRequest(ipgate.url, text);
     expect(answer).toMatch(/^HTTP\/1\.1 [2-5]\d\d /);
     expect(answer).not.toMatch(INTERNALS);
   });

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { forwardedFor, isVerifyTarget } from '../src/verify.js';
-import { request } from './helpers/http.js';
+import { rawRequest, request } from './helpers/http.js';
 import { SECRET, startIpgate, useIpgate } from './helpers/ipgate.js';
 
 const running = useIpgate({
@@ -20,16 +20,6 @@ function verify(forwardedFor: string | string[], init: { method?: string; path?:
     method: init.method ?? 'GET',
     headers: lines.map((line) => ['X-Forwarded-For', line] as const),
   });
-}
-
-/** A raw connection to ipgate, and everything it has sent on it so far. */
-function rawConnection() {
-  const socket = connect(Number(new URL(running.ipgate.url).port), '127.0.0.1');
-  let text = '';
-  socket.setEncoding('latin1').on('data', (chunk: string) => {
-    text += chunk;
-  });
-  return { socket, received: () => text };
 }
 
 async function login(clientIp: string, username = 'alice') {
@@ -94,24 +84,27 @@ describe('/verify over a real socket', () => {
   });
 
   it('answers the next request on a connection after a body it did not read', async () => {
-    const { socket, received } = rawConnection();
+    const socket = connect(Number(new URL(running.ipgate.url).port), '127.0.0.1');
+    let received = '';
+    socket.setEncoding('latin1').on('data', (chunk: string) => {
+      received += chunk;
+    });
     const head = 'Host: ipgate\r\nX-Forwarded-For: 192.0.2.77\r\n';
     socket.write(`POST /verify HTTP/1.1\r\n${head}Content-Length: 11\r\n\r\nhello world`);
     socket.write(`GET /verify HTTP/1.1\r\n${head}\r\n`);
     await expect
-      .poll(() => received().match(/^HTTP\/1\.1 200 OK/gm)?.length ?? 0, { timeout: 2000 })
+      .poll(() => received.match(/^HTTP\/1\.1 200 OK/gm)?.length ?? 0, { timeout: 2000 })
       .toBe(2);
     socket.destroy();
   });
 
   it('decides a request whose target is in absolute form', async () => {
-    const { socket, received } = rawConnection();
-    const head = 'Host: ipgate\r\nX-Forwarded-For: 203.0.113.9\r\nConnection: close\r\n';
-    socket.write(`GET http://ipgate/verify?x=1 HTTP/1.1\r\n${head}\r\n`);
-    await expect
-      .poll(() => received().split('\r\n')[0], { timeout: 2000 })
-      .toBe('HTTP/1.1 403 Forbidden');
-    socket.destroy();
+    const head = 'Host: ipgate\r\nX-Forwarded-For: 203.0.113.9\r\n';
+    const answer = await rawRequest(
+      running.ipgate.url,
+      `GET http://ipgate/verify?x=1 HTTP/1.1\r\n${head}\r\n`,
+    );
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 403 Forbidden');
   });
 
   it.each(['/verify/', '/verifyx', '/verify%3F', '/Verify'])(

@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 
 export interface HttpResponse {
   readonly status: number;
@@ -48,5 +49,23 @@ export function request(url: string, options: HttpOptions = {}): Promise<HttpRes
       res.on('error', reject);
     });
     req.end(body);
+  });
+}
+
+/** Sends `text` as written over a new connection; resolves with the first answer to it. */
+export function rawRequest(url: string, text: string): Promise<string> {
+  const { port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), '127.0.0.1');
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => {
+      answer += chunk.toString('latin1');
+      // One answer is all a caller wants; a kept-alive connection would wait for more.
+      if (answer.includes('\r\n\r\n')) setTimeout(() => socket.destroy(), 100).unref();
+    });
+    socket.on('error', () => resolve(answer));
+    socket.on('close', () => resolve(answer));
+    socket.write(text);
+    setTimeout(() => socket.destroy(), 2000).unref();
   });
 }
